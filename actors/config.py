@@ -1,0 +1,47 @@
+"""Settings of the actor system, each default a named constant with its unit."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+DEFAULT_WORKERS = 2
+DEFAULT_PREFETCH = 5  # unfinished tasks a worker may hold, as the reference's prefetch
+DEFAULT_SIMULATED_WORK_SECONDS = 0.1  # built-in actions sleep this long, as the reference does
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_RETRY_BACKOFF_SECONDS = 1.0  # retry n waits backoff * 2^(n-1), plus jitter
+DEFAULT_LEASE_SECONDS = 30.0
+DEFAULT_POLL_INTERVAL_SECONDS = 0.5  # fallback for due retries and for other nodes' tasks
+DEFAULT_RESCUE_INTERVAL_SECONDS = 1.0
+DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0  # how long a stop waits for running tasks
+MAX_FLUSH_BATCH = 64  # completions a worker commits in one transaction at most
+
+
+def process_identity() -> str:
+    """``host:pid``: who holds a lease. The host part lets a restarted node see
+    that a local owner's process is gone without waiting out its lease."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    workers: int = DEFAULT_WORKERS
+    prefetch: int = DEFAULT_PREFETCH
+    simulated_work_seconds: float = DEFAULT_SIMULATED_WORK_SECONDS
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    retry_backoff_seconds: float = DEFAULT_RETRY_BACKOFF_SECONDS
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS
+    rescue_interval_seconds: float = DEFAULT_RESCUE_INTERVAL_SECONDS
+    shutdown_timeout_seconds: float = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
+    owner: str = field(default_factory=process_identity)
+    node_name: str = ""  # shown as a task's ``node``; empty means ``owner``
+
+    @property
+    def node(self) -> str:
+        return self.node_name or self.owner
+
+    @property
+    def heartbeat_interval_seconds(self) -> float:
+        return self.lease_seconds / 3

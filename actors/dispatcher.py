@@ -1,0 +1,142 @@
+"""The dispatcher actor: claims due tasks and hands them round-robin to the workers."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pykka
+
+import models
+
+from .config import QueueConfig
+from .log import log_event
+from .messages import AttachWorker, HeldCounts, Poll, RunTask, StopClaiming, TasksFinished, Wake
+
+
+class Dispatcher(pykka.ThreadingActor):
+    """Keeps every worker fed with at most ``prefetch`` unfinished tasks.
+
+    Thread: its own. Sent ``Wake`` by web handlers after a commit (and by the
+    PostgreSQL listener), ``Poll`` by the ticker, ``TasksFinished`` by
+    workers and ``AttachWorker`` by the supervisor.
+
+    It claims only as many tasks as the workers have room for, so the backlog
+    stays in the database and memory stays flat however long it is. Each
+    claim is one atomic statement, so several processes on one database
+    never run the same attempt. It renews the leases of the tasks it holds
+    every ``lease_seconds / 3``.
+
+    Database errors are logged and the step is retried on the next message:
+    the dispatcher never dies of them. Tasks it could not give back stay
+    ``running`` until their lease expires and the rescue takes them.
+    """
+
+    def __init__(self, config: QueueConfig) -> None:
+        super().__init__()
+        self._config = config
+        self._workers: list[pykka.ActorRef | None] = [None] * config.workers
+        self._held: list[dict[str, models.ClaimedTask]] = [{} for _ in range(config.workers)]
+        self._next_worker = 0
+        self._claiming = True
+        self._last_heartbeat = time.time()
+
+    def on_receive(self, message: object) -> object:
+        """Runs in the dispatcher's thread, one message at a time."""
+        match message:
+            case Wake(now=now):
+                self._fill(now)
+            case Poll(now=now):
+                self._renew_leases(now)
+                self._fill(now)
+            case TasksFinished(worker_index=index, task_ids=task_ids):
+                held = self._held[index]
+                for task_id in task_ids:
+                    held.pop(task_id, None)
+                self._fill(time.time())
+            case AttachWorker():
+                self._attach(message)
+                self._fill(time.time())
+            case StopClaiming():
+                self._claiming = False
+            case HeldCounts():
+                return [len(held) for held in self._held]
+        return None
+
+    def _free_slots(self) -> int:
+        prefetch = self._config.prefetch
+        return sum(
+            prefetch - len(held)
+            for ref, held in zip(self._workers, self._held, strict=True)
+            if ref is not None and ref.is_alive()
+        )
+
+    def _fill(self, now: float) -> None:
+        if not self._claiming:
+            return
+        free = self._free_slots()
+        if free <= 0:
+            return
+        try:
+            tasks = models.claim(
+                self._config.owner, self._config.node, free, now, self._config.lease_seconds
+            )
+        except Exception as exc:  # noqa: BLE001 - retried on the next wake or poll
+            log_event("claim failed", logging.WARNING, error=repr(exc))
+            return
+        for task in tasks:
+            self._hand_out(task)
+
+    def _hand_out(self, task: models.ClaimedTask) -> None:
+        """Round-robin over live workers that have room; ``_fill`` ensured one has."""
+        count = len(self._workers)
+        for _ in range(count):
+            index = self._next_worker
+            self._next_worker = (index + 1) % count
+            ref = self._workers[index]
+            if ref is None or len(self._held[index]) >= self._config.prefetch:
+                continue
+            self._held[index][task.id] = task
+            try:
+                ref.tell(RunTask(task))
+            except pykka.ActorDeadError:
+                # The worker died since _free_slots looked; its replacement's
+                # AttachWorker takes this task back together with the rest.
+                pass
+            return
+        self._give_back([task.id])
+
+    def _attach(self, message: AttachWorker) -> None:
+        index = message.worker_index
+        orphans = self._held[index]
+        self._held[index] = {}
+        self._workers[index] = message.ref
+        crashed = message.crashed
+        if crashed is not None and orphans.pop(crashed.id, None) is not None:
+            error = f"worker crashed: {message.error}"
+            try:
+                status = models.fail(
+                    self._config.owner, crashed.id, crashed.attempts, error, time.time(),
+                    self._config.max_attempts, self._config.retry_backoff_seconds,
+                )
+            except Exception as exc:  # noqa: BLE001 - the lease expires and rescue takes it
+                status = f"unrecorded ({exc!r})"
+            log_event("task failed", logging.WARNING, task_id=crashed.id, action=crashed.action,
+                      attempt=crashed.attempts, status=status or "lease lost", error=error)
+        self._give_back(list(orphans))
+
+    def _give_back(self, task_ids: list[str]) -> None:
+        try:
+            models.release(self._config.owner, task_ids)
+        except Exception as exc:  # noqa: BLE001 - the lease expires and rescue takes them
+            log_event("release failed", logging.WARNING, tasks=len(task_ids), error=repr(exc))
+
+    def _renew_leases(self, now: float) -> None:
+        if now - self._last_heartbeat < self._config.heartbeat_interval_seconds:
+            return
+        self._last_heartbeat = now
+        held_ids = [task_id for held in self._held for task_id in held]
+        try:
+            models.heartbeat(self._config.owner, held_ids, now, self._config.lease_seconds)
+        except Exception as exc:  # noqa: BLE001 - retried at the next poll
+            log_event("lease renewal failed", logging.WARNING, error=repr(exc))

@@ -1,0 +1,97 @@
+"""The messages the actors exchange. Each says who sends it and who handles it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pykka
+
+from models import ClaimedTask
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Dispatcher → worker: run this claimed attempt."""
+
+    task: ClaimedTask
+
+
+@dataclass(frozen=True)
+class Flush:
+    """Anyone → worker (ask): commit finished work; replies once all earlier messages ran."""
+
+
+@dataclass(frozen=True)
+class Wake:
+    """Web handler, listener or supervisor → dispatcher: new tasks may be due."""
+
+    now: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Poll:
+    """Ticker → dispatcher: claim due tasks and renew leases as of ``now``."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class TasksFinished:
+    """Worker → dispatcher: these tasks are settled (completed, failed or released)."""
+
+    worker_index: int
+    task_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AttachWorker:
+    """Supervisor → dispatcher: ``ref`` now fills slot ``worker_index``.
+
+    When it replaces a dead worker, ``crashed`` is the attempt that was
+    running when it died (counted as a failed attempt) and every other task
+    the dead worker held goes back to the queue.
+    """
+
+    worker_index: int
+    ref: pykka.ActorRef
+    crashed: ClaimedTask | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class StopClaiming:
+    """Supervisor → dispatcher (ask): claim nothing more; used at shutdown."""
+
+
+@dataclass(frozen=True)
+class HeldCounts:
+    """Anyone → dispatcher (ask): how many unfinished tasks each worker holds."""
+
+
+@dataclass(frozen=True)
+class Boot:
+    """run.py → supervisor (ask): migrate, recover, start the workers."""
+
+
+@dataclass(frozen=True)
+class WorkerDied:
+    """Worker (from ``on_failure``) → supervisor: restart slot ``worker_index``."""
+
+    worker_index: int
+    running: ClaimedTask | None
+    error: str
+
+
+@dataclass(frozen=True)
+class Rescue:
+    """Ticker → supervisor: take back expired leases as of ``now``; check worker health."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """run.py → supervisor (ask): stop claiming, let running tasks finish, stop the actors."""
+
+    timeout_seconds: float

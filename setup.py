@@ -1,0 +1,30 @@
+from setuptools import setup
+
+setup(
+    name="taskqueue",
+    version="0.1.0",
+    description="A durable REST task queue on Pykka actors, CherryPy and Peewee",
+    python_requires=">=3.11",
+    packages=["actors", "web", "models"],
+    py_modules=["run"],
+    install_requires=[
+        "pykka>=4.0",
+        "cherrypy>=18.8",
+        "peewee>=3.17",
+        "orjson>=3.9",
+        "psycopg2-binary>=2.9",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8.0",
+            "pytest-timeout>=2.2",
+            "hypothesis>=6.100",
+            "schemathesis>=3.30",
+        ],
+        "bench": [
+            "huey>=2.5",
+            "celery[redis]>=5.3",
+        ],
+    },
+    entry_points={"console_scripts": ["taskqueue=run:main"]},
+)

@@ -1,0 +1,94 @@
+"""The CherryPy application and the HTTP server around it."""
+
+from __future__ import annotations
+
+import cherrypy
+import pykka
+
+import models
+
+from .errors import error_body, json_error_page, json_unexpected_error
+from .tasks import DEFAULT_MAX_BODY_BYTES, TasksResource
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_THREADS = 16  # request threads; each keeps its own database connection
+SOCKET_QUEUE_SIZE = 128
+
+
+def _no_padding(status: object) -> None:
+    """CherryPy pads error bodies past 512 bytes with spaces for old Internet
+    Explorer; that would break our compact JSON error bodies."""
+
+
+cherrypy._cperror._be_ie_unfriendly = _no_padding
+
+
+class Root:
+    """Anything outside /tasks is a JSON 404."""
+
+    @cherrypy.expose
+    def default(self, *path: str, **params: object) -> bytes:
+        cherrypy.serving.response.status = 404
+        cherrypy.serving.response.headers["Content-Type"] = "application/json"
+        return error_body("not found")
+
+
+def build_app(
+    intake: models.Intake,
+    dispatcher: pykka.ActorRef,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> cherrypy.Application:
+    common = {
+        "error_page.default": json_error_page,
+        "request.error_response": json_unexpected_error,
+        "request.show_tracebacks": False,
+        "request.show_mismatched_params": False,
+    }
+    config = {
+        "/": common,
+        "/tasks": {
+            **common,
+            "request.dispatch": cherrypy.dispatch.MethodDispatcher(),
+            # The handler reads the raw body itself, with a size limit.
+            "request.process_request_body": False,
+        },
+    }
+    root = Root()
+    root.tasks = TasksResource(intake, dispatcher, max_body_bytes)
+    return cherrypy.Application(root, "", config)
+
+
+def start_server(
+    app: cherrypy.Application,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    threads: int = DEFAULT_THREADS,
+) -> None:
+    """Start serving in background threads; ``stop_server`` undoes it.
+
+    CherryPy's own signal handling is left off: run.py owns SIGTERM/SIGINT so
+    that a stop drains the workers after the HTTP server closes.
+    """
+    cherrypy.tree.mount(app, "")
+    cherrypy.config.update({
+        "server.socket_host": host,
+        "server.socket_port": port,
+        "server.thread_pool": threads,
+        "server.socket_queue_size": SOCKET_QUEUE_SIZE,
+        "server.max_request_body_size": 0,  # the handler enforces the limit, as JSON
+        "engine.autoreload.on": False,
+        "checker.on": False,
+        "log.screen": False,
+        "environment": "production",
+    })
+    cherrypy.log.access_log.propagate = False  # one line per task event, not per request
+    try:
+        cherrypy.engine.start()
+    except Exception as exc:  # e.g. the port is taken: CherryPy has already logged why
+        raise OSError(f"HTTP server did not start on {host}:{port}: {exc}") from exc
+
+
+def stop_server() -> None:
+    """Stop accepting requests and let the running ones finish."""
+    cherrypy.engine.exit()

@@ -1,0 +1,78 @@
+"""Parsing and checking request bodies and query strings; raises ``InvalidInput``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from models import STATUSES, InvalidInput
+
+MAX_ACTION_LENGTH = 200
+MAX_BATCH_TASKS = 1000
+DEFAULT_LIST_LIMIT = 100
+MAX_LIST_LIMIT = 1000
+TASK_FIELDS = ("action", "data")
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise InvalidInput("invalid JSON")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("invalid JSON") from exc
+
+
+def check_task(item: Any) -> tuple[str, dict[str, Any]]:
+    """One task object → ``(action, data)``."""
+    if not isinstance(item, dict):
+        raise InvalidInput("a task must be a JSON object")
+    unknown = sorted(set(item) - set(TASK_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}; a task has only 'action' and 'data'")
+    action = item.get("action")
+    if action is None or action == "":
+        raise InvalidInput("action required")
+    if not isinstance(action, str):
+        raise InvalidInput("action must be a string")
+    if len(action) > MAX_ACTION_LENGTH:
+        raise InvalidInput(f"action must be at most {MAX_ACTION_LENGTH} characters")
+    data = item.get("data")
+    if data is None:
+        data = {}
+    elif not isinstance(data, dict):
+        raise InvalidInput("data must be a JSON object")
+    return action, data
+
+
+def check_batch(items: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A JSON array of tasks, all valid or none: the error names the first bad index."""
+    if not items:
+        raise InvalidInput("a batch needs at least one task")
+    if len(items) > MAX_BATCH_TASKS:
+        raise InvalidInput(f"a batch holds at most {MAX_BATCH_TASKS} tasks")
+    checked = []
+    for index, item in enumerate(items):
+        try:
+            checked.append(check_task(item))
+        except InvalidInput as exc:
+            raise InvalidInput(f"task {index}: {exc}") from exc
+    return checked
+
+
+def check_status(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
+    return value
+
+
+def check_limit(value: Any) -> int:
+    if value is None:
+        return DEFAULT_LIST_LIMIT
+    digits = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6
+    if not digits or not 1 <= int(value) <= MAX_LIST_LIMIT:
+        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
+    return int(value)
