@@ -45,7 +45,7 @@ class Dispatcher(pykka.ThreadingActor):
         """Runs in the dispatcher's thread, one message at a time."""
         match message:
             case Wake(now=now):
-                self._fill(now)
+                self._fill(time.time() if now is None else now)
             case Poll(now=now):
                 self._renew_leases(now)
                 self._fill(now)
@@ -55,8 +55,7 @@ class Dispatcher(pykka.ThreadingActor):
                     held.pop(task_id, None)
                 self._fill(time.time())
             case AttachWorker():
-                self._attach(message)
-                self._fill(time.time())
+                self._attach(message)  # the sender wakes us once all its workers are attached
             case StopClaiming():
                 self._claiming = False
             case HeldCounts():
@@ -104,7 +103,7 @@ class Dispatcher(pykka.ThreadingActor):
                 # AttachWorker takes this task back together with the rest.
                 pass
             return
-        self._give_back([task.id])
+        self._give_back([task])
 
     def _attach(self, message: AttachWorker) -> None:
         index = message.worker_index
@@ -116,20 +115,20 @@ class Dispatcher(pykka.ThreadingActor):
             error = f"worker crashed: {message.error}"
             try:
                 status = models.fail(
-                    self._config.owner, crashed.id, crashed.attempts, error, time.time(),
+                    crashed, error, time.time(),
                     self._config.max_attempts, self._config.retry_backoff_seconds,
                 )
             except Exception as exc:  # noqa: BLE001 - the lease expires and rescue takes it
                 status = f"unrecorded ({exc!r})"
             log_event("task failed", logging.WARNING, task_id=crashed.id, action=crashed.action,
                       attempt=crashed.attempts, status=status or "lease lost", error=error)
-        self._give_back(list(orphans))
+        self._give_back(list(orphans.values()))
 
-    def _give_back(self, task_ids: list[str]) -> None:
+    def _give_back(self, tasks: list[models.ClaimedTask]) -> None:
         try:
-            models.release(self._config.owner, task_ids)
+            models.release(tasks)
         except Exception as exc:  # noqa: BLE001 - the lease expires and rescue takes them
-            log_event("release failed", logging.WARNING, tasks=len(task_ids), error=repr(exc))
+            log_event("release failed", logging.WARNING, tasks=len(tasks), error=repr(exc))
 
     def _renew_leases(self, now: float) -> None:
         if now - self._last_heartbeat < self._config.heartbeat_interval_seconds:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pykka
 
@@ -24,9 +23,13 @@ class Flush:
 
 @dataclass(frozen=True)
 class Wake:
-    """Web handler, listener or supervisor → dispatcher: new tasks may be due."""
+    """Web handler, listener or supervisor → dispatcher: new tasks may be due.
 
-    now: float = field(default_factory=time.time)
+    ``now`` defaults to the time the dispatcher handles it, not when it was
+    sent, so work made due just before (a retry with no backoff) is seen.
+    """
+
+    now: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ class AttachWorker:
 
     When it replaces a dead worker, ``crashed`` is the attempt that was
     running when it died (counted as a failed attempt) and every other task
-    the dead worker held goes back to the queue.
+    the dead worker held goes back to the queue. It claims nothing by
+    itself: the sender tells ``Wake`` once its workers are attached, so a
+    backlog is spread round-robin rather than poured into the first worker.
     """
 
     worker_index: int
@@ -79,6 +84,7 @@ class WorkerDied:
     """Worker (from ``on_failure``) → supervisor: restart slot ``worker_index``."""
 
     worker_index: int
+    ref: pykka.ActorRef  # the worker that died; a stale report for a replaced one is ignored
     running: ClaimedTask | None
     error: str
 

@@ -73,15 +73,20 @@ class Supervisor(pykka.ThreadingActor):
         registry: ActionRegistry,
         db: object,
         start_ticker: bool = True,
+        stopping: threading.Event | None = None,
     ) -> None:
+        """``stopping`` is set when a shutdown begins; from then on workers
+        release the tasks they have not started. Tests may pass their own to
+        wait on it."""
         super().__init__()
         self._config = config
         self._registry = registry
         self._db = db
         self._start_ticker = start_ticker
-        self._stopping = threading.Event()
+        self._stopping = stopping or threading.Event()
         self._dispatcher: pykka.ActorRef | None = None
         self._workers: list[pykka.ActorRef] = []
+        self._dead_at_last_tick: set[pykka.ActorRef] = set()
         self._ticker: Ticker | None = None
 
     def on_receive(self, message: object) -> object:
@@ -89,8 +94,8 @@ class Supervisor(pykka.ThreadingActor):
         match message:
             case Boot():
                 return self._boot()
-            case WorkerDied(worker_index=index, running=running, error=error):
-                if not self._stopping.is_set():
+            case WorkerDied(worker_index=index, ref=ref, running=running, error=error):
+                if not self._stopping.is_set() and self._workers[index] == ref:
                     self._restart_worker(index, running, error)
             case Rescue(now=now):
                 if not self._stopping.is_set():
@@ -111,6 +116,7 @@ class Supervisor(pykka.ThreadingActor):
             ref = self._start_worker(index)
             self._workers.append(ref)
             self._dispatcher.tell(AttachWorker(index, ref))
+        self._dispatcher.tell(Wake())
         if self._start_ticker:
             self._ticker = Ticker(
                 self._dispatcher, self.actor_ref,
@@ -132,11 +138,21 @@ class Supervisor(pykka.ThreadingActor):
         log_event("worker restarted", logging.WARNING, worker=index, error=error,
                   task_id=running.id if running else "none")
         self._dispatcher.tell(AttachWorker(index, ref, crashed=running, error=error))
+        self._dispatcher.tell(Wake())
 
     def _replace_silent_deaths(self) -> None:
+        """Replace a worker that died without a ``WorkerDied`` report.
+
+        A dying worker reports from ``on_failure`` just after Pykka marks it
+        dead, so a worker is only presumed silent when it is still dead and
+        unreported at the next tick; otherwise its report (which counts the
+        crashed attempt) would race with this fallback.
+        """
+        dead = {ref for ref in self._workers if not ref.is_alive()}
         for index, ref in enumerate(self._workers):
-            if not ref.is_alive():
+            if ref in dead and ref in self._dead_at_last_tick:
                 self._restart_worker(index, None, "found dead")
+        self._dead_at_last_tick = dead
 
     def _rescue(self, now: float) -> None:
         try:

@@ -63,16 +63,16 @@ class Worker(pykka.ThreadingActor):
         self._supervisor = supervisor
         self._stopping = stopping
         self._running: models.ClaimedTask | None = None
-        self._completed: list[tuple[str, int, str]] = []
+        self._completed: list[tuple[models.ClaimedTask, str]] = []  # with result JSON
         self._settled: list[str] = []  # failed attempts, already committed
-        self._unstarted: list[str] = []  # skipped because we are stopping
+        self._unstarted: list[models.ClaimedTask] = []  # skipped because we are stopping
 
     def on_receive(self, message: object) -> object:
         """Runs in the worker's thread, one message at a time."""
         match message:
             case RunTask(task=task):
                 if self._stopping.is_set():
-                    self._unstarted.append(task.id)
+                    self._unstarted.append(task)
                 else:
                     self._run(task)
                 if self.actor_inbox.empty() or len(self._completed) >= MAX_FLUSH_BATCH:
@@ -98,14 +98,13 @@ class Worker(pykka.ThreadingActor):
         except BaseException as exc:
             raise WorkerCrashed(f"{type(exc).__name__}: {exc}") from exc
         self._running = None
-        self._completed.append((task.id, task.attempts, result_json))
+        self._completed.append((task, result_json))
         log_event("task completed", task_id=task.id, action=task.action, attempt=task.attempts,
                   duration_ms=(time.perf_counter() - started) * 1000)
 
     def _record_failure(self, task: models.ClaimedTask, error: str, started: float) -> None:
         status = models.fail(
-            self._config.owner, task.id, task.attempts, error, time.time(),
-            self._config.max_attempts, self._config.retry_backoff_seconds,
+            task, error, time.time(), self._config.max_attempts, self._config.retry_backoff_seconds
         )
         self._settled.append(task.id)
         log_event("task failed", logging.WARNING, task_id=task.id, action=task.action,
@@ -114,10 +113,14 @@ class Worker(pykka.ThreadingActor):
 
     def _flush(self) -> None:
         if self._completed:
-            models.complete_many(self._config.owner, self._completed, time.time())
+            models.complete_many(self._completed, time.time())
         if self._unstarted:
-            models.release(self._config.owner, self._unstarted)
-        finished = (*self._settled, *(c[0] for c in self._completed), *self._unstarted)
+            models.release(self._unstarted)
+        finished = (
+            *self._settled,
+            *(task.id for task, _ in self._completed),
+            *(task.id for task in self._unstarted),
+        )
         self._completed, self._settled, self._unstarted = [], [], []
         if finished:
             self._dispatcher.tell(TasksFinished(self.index, finished))
@@ -135,6 +138,7 @@ class Worker(pykka.ThreadingActor):
         except Exception:  # noqa: BLE001 - the replacement path below must still run
             pass
         if self._supervisor is not None:
-            self._supervisor.tell(
-                WorkerDied(self.index, self._running, f"{exception_type.__name__}: {exception_value}")
-            )
+            self._supervisor.tell(WorkerDied(
+                self.index, self.actor_ref, self._running,
+                f"{exception_type.__name__}: {exception_value}",
+            ))

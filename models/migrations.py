@@ -42,14 +42,15 @@ def _create_tasks(db: Database) -> None:
             run_at {real} NOT NULL,
             lease_owner TEXT,
             lease_expires_at {real},
-            node TEXT
+            node TEXT,
+            claim_token TEXT
         )""",
         # GET /tasks: newest first, optionally by status.
         "CREATE INDEX tasks_created ON tasks (created_at, enqueued_ns)",
         "CREATE INDEX tasks_status_created ON tasks (status, created_at, enqueued_ns)",
         # Claims read due tasks in run_at order; the partial index holds only
         # claimable rows, so a claim stops after LIMIT rows whatever the backlog.
-        "CREATE INDEX tasks_due ON tasks (run_at) WHERE status IN ('queued', 'retrying')",
+        "CREATE INDEX tasks_due ON tasks (run_at, enqueued_ns) WHERE status IN ('queued', 'retrying')",
         # Rescue finds expired leases without scanning finished tasks.
         "CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE status = 'running'",
     ]
@@ -79,26 +80,26 @@ def migrate(db: Database) -> list[int]:
     applied_now: list[int] = []
     try:
         db.connect(reuse_if_open=True)
-        db.execute_sql(
-            "CREATE TABLE IF NOT EXISTS schema_version ("
-            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-        )
-        for version, name, apply in MIGRATIONS:
-            with _migration_lock(db):
-                if version in _applied_versions(db):
-                    continue
-                apply(db)
+        with _exclusive(db):
+            with _transaction(db):
                 db.execute_sql(
-                    f"INSERT INTO schema_version (version, name, applied_at) "
-                    f"VALUES ({db.param}, {db.param}, {db.param})",
-                    (version, name, time.time()),
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied_at REAL NOT NULL)"
                 )
-            applied_now.append(version)
-    except MigrationError:
-        raise
+            for version, name, apply in MIGRATIONS:
+                with _transaction(db):
+                    if version in _applied_versions(db):
+                        continue
+                    apply(db)
+                    db.execute_sql(
+                        f"INSERT INTO schema_version (version, name, applied_at) "
+                        f"VALUES ({db.param}, {db.param}, {db.param})",
+                        (version, name, time.time()),
+                    )
+                applied_now.append(version)
+            newest = max(_applied_versions(db), default=0)
     except Exception as exc:
         raise MigrationError(f"migration failed: {type(exc).__name__}: {exc}") from exc
-    newest = max(_applied_versions(db), default=0)
     if newest > LATEST_VERSION:
         raise MigrationError(
             f"database schema is version {newest}, newer than this code ({LATEST_VERSION})"
@@ -107,12 +108,25 @@ def migrate(db: Database) -> list[int]:
 
 
 @contextmanager
-def _migration_lock(db: Database) -> Iterator[None]:
-    """One transaction that no other migrating process can enter at the same time."""
+def _exclusive(db: Database) -> Iterator[None]:
+    """Keep other migrating processes out for the whole run.
+
+    PostgreSQL: a session advisory lock (its catalogue races even on
+    ``CREATE TABLE IF NOT EXISTS``). SQLite: each step's ``BEGIN IMMEDIATE``
+    already serialises writers, so nothing more is needed.
+    """
+    if not is_postgresql(db):
+        yield
+        return
+    db.execute_sql("SELECT pg_advisory_lock(%s)", (PG_MIGRATION_LOCK_KEY,))
+    try:
+        yield
+    finally:
+        db.execute_sql("SELECT pg_advisory_unlock(%s)", (PG_MIGRATION_LOCK_KEY,))
+
+
+def _transaction(db: Database):
+    """One migration step: all of it or none of it."""
     if is_postgresql(db):
-        with db.atomic():
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_MIGRATION_LOCK_KEY,))
-            yield
-    else:
-        with db.atomic(lock_type="IMMEDIATE"):
-            yield
+        return db.atomic()
+    return db.atomic(lock_type="IMMEDIATE")

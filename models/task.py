@@ -7,10 +7,10 @@
 
 A row is written as ``queued`` before the client hears 202 and is never
 deleted on claim. Each transition is one atomic statement (a batch is one
-transaction) and finishing a task is fenced by its lease: only the process
-that claimed an attempt (``lease_owner`` and ``attempts`` both match) can
-complete or fail it, so a task rescued from a presumed-dead process cannot be
-finished twice by that process and by its new owner.
+transaction) and finishing a task is fenced by its claim: every claim writes
+a fresh ``claim_token``, and only the holder of the current token can
+complete, fail or release that attempt. A task rescued from a presumed-dead
+process and claimed again cannot be finished by the old holder as well.
 
 The hot paths use hand-written SQL through Peewee's connection, because the
 partial indexes the migration creates are matched against literal status
@@ -23,7 +23,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,7 @@ class Task(Model):
     lease_owner = TextField(null=True)  # the process (host:pid) that holds the running attempt
     lease_expires_at = FloatField(null=True)  # unix seconds
     node = TextField(null=True)  # the node that ran (or runs) the latest attempt
+    claim_token = TextField(null=True)  # fences the running attempt; new at every claim
 
     class Meta:
         database = database
@@ -81,6 +82,7 @@ class ClaimedTask:
     action: str
     data: dict[str, Any]
     attempts: int
+    token: str  # the claim's fence: finishing this attempt requires it
 
 
 class _AcceptanceClock:
@@ -106,9 +108,13 @@ _acceptance_clock = _AcceptanceClock()
 
 def new_task(action: str, data: dict[str, Any], now_ns: int | None = None) -> dict[str, Any]:
     """Build the row for a task accepted at ``now_ns``; nothing is written yet."""
-    enqueued_ns = _acceptance_clock.next(time.time_ns() if now_ns is None else now_ns)
+    if now_ns is None:
+        now_ns = time.time_ns()
+    # Ordering uses the strictly increasing clock; due time and created_at use
+    # the real one, so a clock stepped back never leaves new tasks not yet due.
+    enqueued_ns = _acceptance_clock.next(now_ns)
     task_id = str(uuid.uuid4())
-    created_at = enqueued_ns // 1_000_000_000
+    created_at = now_ns // 1_000_000_000
     payload = {"id": task_id, "action": action, "data": data, "created_at": created_at}
     return {
         "id": task_id,
@@ -118,7 +124,7 @@ def new_task(action: str, data: dict[str, Any], now_ns: int | None = None) -> di
         "action": action,
         "attempts": 0,
         "enqueued_ns": enqueued_ns,
-        "run_at": enqueued_ns / 1e9,
+        "run_at": now_ns / 1e9,
     }
 
 
@@ -150,48 +156,50 @@ def claim(owner: str, node: str, limit: int, now: float, lease_seconds: float) -
     db = database.obj
     p = db.param
     lock = " FOR UPDATE SKIP LOCKED" if is_postgresql(db) else ""
+    token = uuid.uuid4().hex
     cursor = db.execute_sql(
-        f"UPDATE tasks SET status = 'running', attempts = attempts + 1, "
+        f"UPDATE tasks SET status = 'running', attempts = attempts + 1, claim_token = {p}, "
         f"lease_owner = {p}, node = {p}, lease_expires_at = {p} "
         f"WHERE id IN (SELECT id FROM tasks "
         f"WHERE status IN ('queued', 'retrying') AND run_at <= {p} "
-        f"ORDER BY run_at LIMIT {p}{lock}) "
-        f"RETURNING id, action, payload, attempts, run_at",
-        (owner, node, now + lease_seconds, now, limit),
+        f"ORDER BY run_at, enqueued_ns LIMIT {p}{lock}) "
+        f"RETURNING id, action, payload, attempts, run_at, enqueued_ns",
+        (token, owner, node, now + lease_seconds, now, limit),
     )
-    rows = sorted(cursor.fetchall(), key=lambda row: row[4])
+    rows = sorted(cursor.fetchall(), key=lambda row: (row[4], row[5]))
     return [
-        ClaimedTask(id=row[0], action=row[1], data=orjson.loads(row[2])["data"], attempts=row[3])
+        ClaimedTask(
+            id=row[0], action=row[1], data=orjson.loads(row[2])["data"], attempts=row[3],
+            token=token,
+        )
         for row in rows
     ]
 
 
-def complete_many(owner: str, finished: Iterable[tuple[str, int, str]], now: float) -> int:
-    """Mark each ``(task_id, attempts, result_json)`` completed, in one transaction.
+_FENCE = "WHERE id = {p} AND status = 'running' AND claim_token = {p}"
+_END_LEASE = "lease_owner = NULL, lease_expires_at = NULL, claim_token = NULL"
 
-    Fenced by the lease: a row that ``owner`` no longer holds for that attempt
-    (it was rescued and claimed elsewhere) is left alone. Returns the number
-    of rows completed.
+
+def complete_many(finished: Sequence[tuple[ClaimedTask, str]], now: float) -> int:
+    """Mark each ``(claimed_task, result_json)`` completed, in one transaction.
+
+    Fenced by the claim: a task that was taken back and claimed again since
+    is left alone. Returns the number of rows completed.
     """
+    if not finished:
+        return 0
     db = database.obj
     p = db.param
     sql = (
         f"UPDATE tasks SET status = 'completed', result = {p}, error = NULL, "
-        f"processed_at = {p}, lease_owner = NULL, lease_expires_at = NULL "
-        f"WHERE id = {p} AND status = 'running' AND lease_owner = {p} AND attempts = {p}"
+        f"processed_at = {p}, {_END_LEASE} {_FENCE.format(p=p)}"
     )
     processed_at = int(now)
-    params = [
-        (result_json, processed_at, task_id, owner, attempts)
-        for task_id, attempts, result_json in finished
-    ]
-    if not params:
-        return 0
     done = 0
     with db.atomic():
         cursor = db.cursor()
-        for row in params:
-            cursor.execute(sql, row)
+        for task, result_json in finished:
+            cursor.execute(sql, (result_json, processed_at, task.id, task.token))
             done += cursor.rowcount
     return done
 
@@ -205,9 +213,7 @@ def retry_delay_seconds(
 
 
 def fail(
-    owner: str,
-    task_id: str,
-    attempts: int,
+    task: ClaimedTask,
     error: str,
     now: float,
     max_attempts: int,
@@ -217,48 +223,51 @@ def fail(
     """Record a failed attempt: ``retrying`` after a backoff, or ``dead`` at ``max_attempts``.
 
     Fenced like ``complete_many``. Returns the new status, or None when the
-    lease was lost and nothing changed.
+    claim was lost and nothing changed.
     """
     db = database.obj
     p = db.param
-    fence = f"WHERE id = {p} AND status = 'running' AND lease_owner = {p} AND attempts = {p}"
-    if attempts >= max_attempts:
+    fence = _FENCE.format(p=p)
+    if task.attempts >= max_attempts:
         status = DEAD
         cursor = db.execute_sql(
-            f"UPDATE tasks SET status = 'dead', error = {p}, processed_at = {p}, "
-            f"lease_owner = NULL, lease_expires_at = NULL {fence}",
-            (error, int(now), task_id, owner, attempts),
+            f"UPDATE tasks SET status = 'dead', error = {p}, processed_at = {p}, {_END_LEASE} "
+            f"{fence}",
+            (error, int(now), task.id, task.token),
         )
     else:
         status = RETRYING
-        run_at = now + retry_delay_seconds(attempts, backoff_seconds, rng)
+        run_at = now + retry_delay_seconds(task.attempts, backoff_seconds, rng)
         cursor = db.execute_sql(
-            f"UPDATE tasks SET status = 'retrying', error = {p}, run_at = {p}, "
-            f"lease_owner = NULL, lease_expires_at = NULL {fence}",
-            (error, run_at, task_id, owner, attempts),
+            f"UPDATE tasks SET status = 'retrying', error = {p}, run_at = {p}, {_END_LEASE} "
+            f"{fence}",
+            (error, run_at, task.id, task.token),
         )
     return status if cursor.rowcount else None
 
 
-def release(owner: str, task_ids: Sequence[str]) -> int:
-    """Give back attempts that ``owner`` claimed but never started.
+def release(tasks: Sequence[ClaimedTask]) -> int:
+    """Give back claimed attempts that never started, in one transaction.
 
     The attempt is refunded and the task is due at once (``retrying`` if an
     earlier attempt failed, else ``queued``). Used for prefetched tasks of a
-    crashed worker and at graceful shutdown.
+    crashed worker and at graceful shutdown. Fenced like ``complete_many``.
     """
-    if not task_ids:
+    if not tasks:
         return 0
     db = database.obj
     p = db.param
-    marks = ", ".join([p] * len(task_ids))
-    cursor = db.execute_sql(
+    sql = (
         f"UPDATE tasks SET status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END, "
-        f"attempts = attempts - 1, lease_owner = NULL, lease_expires_at = NULL "
-        f"WHERE status = 'running' AND lease_owner = {p} AND id IN ({marks})",
-        (owner, *task_ids),
+        f"attempts = attempts - 1, {_END_LEASE} {_FENCE.format(p=p)}"
     )
-    return cursor.rowcount
+    released = 0
+    with db.atomic():
+        cursor = db.cursor()
+        for task in tasks:
+            cursor.execute(sql, (task.id, task.token))
+            released += cursor.rowcount
+    return released
 
 
 def heartbeat(owner: str, task_ids: Sequence[str], now: float, lease_seconds: float) -> int:
@@ -295,7 +304,7 @@ def rescue(now: float, max_attempts: int, dead_owners: Sequence[str] = ()) -> li
         f"processed_at = CASE WHEN attempts >= {p} THEN {p} ELSE processed_at END, "
         f"error = 'attempt ' || CAST(attempts AS TEXT) || ' interrupted: ' "
         f"|| lease_owner || ' died or its lease expired', "
-        f"run_at = {p}, lease_owner = NULL, lease_expires_at = NULL "
+        f"run_at = {p}, {_END_LEASE} "
         f"WHERE status = 'running' AND (lease_expires_at < {p}{owners}) "
         f"RETURNING id, status",
         (max_attempts, max_attempts, int(now), now, now, *dead_owners),

@@ -1,0 +1,66 @@
+"""Test doubles and synchronisation helpers for driving the actors directly."""
+
+from __future__ import annotations
+
+import threading
+
+import pykka
+
+from actors import ActionRegistry, Flush, Worker
+from actors.actions import Action
+
+WAIT_SECONDS = 10.0
+
+
+class Latch:
+    """Counts events; ``wait(n)`` blocks until at least ``n`` have happened."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+        self.items: list = []
+
+    def hit(self, item=None) -> None:
+        with self._changed:
+            self._count += 1
+            self.items.append(item)
+            self._changed.notify_all()
+
+    def wait(self, count: int, timeout: float = WAIT_SECONDS) -> None:
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._count >= count, timeout):
+                raise AssertionError(f"only {self._count} of {count} events within {timeout}s")
+
+
+class Crash(BaseException):
+    """What an action raises to kill its worker (not an ``Exception``)."""
+
+
+def registry_with(**actions) -> ActionRegistry:
+    """A registry whose fallback echoes the data; ``actions`` are added by name."""
+    registry = ActionRegistry(Action("*", lambda data: {"echo": data}))
+    for name, function in actions.items():
+        registry.register(name, function)
+    return registry
+
+
+def flush_workers() -> None:
+    """Ask every live worker to commit; returns once all earlier messages ran."""
+    for ref in pykka.ActorRegistry.get_by_class(Worker):
+        try:
+            ref.ask(Flush(), timeout=WAIT_SECONDS)
+        except pykka.ActorDeadError:
+            pass
+
+
+class ProbeWorker(pykka.ThreadingActor):
+    """Stands in for a worker in dispatcher unit tests: records what it is sent."""
+
+    def __init__(self, inbox: list, latch: Latch) -> None:
+        super().__init__()
+        self.inbox = inbox
+        self.latch = latch
+
+    def on_receive(self, message):
+        self.inbox.append(message)
+        self.latch.hit(message)

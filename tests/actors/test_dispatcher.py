@@ -1,0 +1,84 @@
+"""The dispatcher alone, with probe workers: round-robin and the prefetch bound."""
+
+from __future__ import annotations
+
+import models
+from actors import AttachWorker, Dispatcher, HeldCounts, QueueConfig, RunTask, TasksFinished, Wake
+
+from .helpers import Latch, ProbeWorker
+
+CONFIG = QueueConfig(workers=2, prefetch=5, owner="test-host:1", lease_seconds=30)
+
+
+def start_dispatcher(config: QueueConfig = CONFIG):
+    dispatcher = Dispatcher.start(config)
+    inboxes = [[] for _ in range(config.workers)]
+    latch = Latch()
+    for index in range(config.workers):
+        probe = ProbeWorker.start(inboxes[index], latch)
+        dispatcher.tell(AttachWorker(index, probe))
+    return dispatcher, inboxes, latch
+
+
+def enqueue(count: int) -> list[str]:
+    rows = [models.new_task("echo", {"n": i}) for i in range(count)]
+    models.enqueue(rows)
+    return [row["id"] for row in rows]
+
+
+def test_tasks_go_round_robin_to_the_workers(db):
+    # Given two workers and six queued tasks
+    ids = enqueue(6)
+    dispatcher, inboxes, latch = start_dispatcher()
+    # When the dispatcher wakes
+    dispatcher.tell(Wake())
+    latch.wait(6)
+    # Then the workers get alternate tasks, oldest first
+    assert [m.task.id for m in inboxes[0]] == ids[0::2]
+    assert [m.task.id for m in inboxes[1]] == ids[1::2]
+    assert all(isinstance(m, RunTask) for inbox in inboxes for m in inbox)
+
+
+def test_each_worker_holds_at_most_prefetch_and_the_backlog_stays_in_the_database(db):
+    # Given a backlog of 30 tasks
+    enqueue(30)
+    dispatcher, inboxes, latch = start_dispatcher()
+    # When the dispatcher wakes repeatedly while nothing finishes
+    for _ in range(5):
+        dispatcher.tell(Wake())
+    latch.wait(10)
+    # Then each worker holds exactly prefetch tasks and the rest stay queued
+    assert dispatcher.ask(HeldCounts()) == [5, 5]
+    assert [len(inbox) for inbox in inboxes] == [5, 5]
+    counts = models.count_by_status()
+    assert (counts["running"], counts["queued"]) == (10, 20)
+
+    # When worker 0 finishes two tasks, it gets exactly two more
+    finished = tuple(m.task.id for m in inboxes[0][:2])
+    dispatcher.tell(TasksFinished(0, finished))
+    latch.wait(12)
+    assert dispatcher.ask(HeldCounts()) == [5, 5]
+    assert [len(inbox) for inbox in inboxes] == [7, 5]
+    assert models.count_by_status()["queued"] == 18
+
+
+def test_a_dead_worker_gets_no_tasks_and_its_replacement_takes_its_place(db):
+    ids = enqueue(4)
+    dispatcher, inboxes, latch = start_dispatcher()
+    dispatcher.tell(Wake())
+    latch.wait(4)
+    held_by_0 = [m.task.id for m in inboxes[0]]
+    # When worker 0 is replaced after crashing on its first task
+    crashed = inboxes[0][0].task
+    replacement_inbox: list = []
+    replacement = ProbeWorker.start(replacement_inbox, latch)
+    dispatcher.tell(AttachWorker(0, replacement, crashed=crashed, error="Crash: boom"))
+    dispatcher.tell(Wake())
+    # Then the crashed attempt counts as failed, the other task it held is requeued,
+    # and the replacement is fed again
+    latch.wait(5)
+    crashed_task = dict(zip(models.VIEW_FIELDS, models.get_task(crashed.id)))
+    assert crashed_task["status"] == "retrying"
+    assert crashed_task["error"] == "worker crashed: Crash: boom"
+    assert [m.task.id for m in replacement_inbox] == [held_by_0[1]]
+    assert set(ids) >= {held_by_0[1]}

@@ -1,0 +1,235 @@
+"""The whole actor system, driven directly: retries, crashes, recovery, shutdown."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+import pykka
+import pytest
+
+import models
+from actors import Boot, Poll, QueueConfig, Rescue, Shutdown, Supervisor, Wake, Worker
+
+from .helpers import WAIT_SECONDS, Crash, Latch, flush_workers, registry_with
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def config(**overrides) -> QueueConfig:
+    settings = dict(
+        workers=2, prefetch=5, simulated_work_seconds=0, max_attempts=3,
+        retry_backoff_seconds=0, owner=OWNER, lease_seconds=30,
+    )
+    settings.update(overrides)
+    return QueueConfig(**settings)
+
+
+def boot(db, registry, **overrides):
+    supervisor = Supervisor.start(config(**overrides), registry, db, start_ticker=False)
+    service = supervisor.ask(Boot(), timeout=WAIT_SECONDS)
+    return supervisor, service
+
+
+def enqueue(action: str, count: int = 1, **data) -> list[str]:
+    rows = [models.new_task(action, dict(data, n=i)) for i in range(count)]
+    models.enqueue(rows)
+    return [row["id"] for row in rows]
+
+
+def view(task_id: str) -> dict:
+    return dict(zip(models.VIEW_FIELDS, models.get_task(task_id)))
+
+
+def test_tasks_run_and_complete(db):
+    latch = Latch()
+    registry = registry_with(double=lambda data: latch.hit() or {"output": data["n"] * 2})
+    supervisor, service = boot(db, registry)
+    ids = enqueue("double", 10)
+    service.dispatcher.tell(Wake())
+    latch.wait(10)
+    flush_workers()
+    assert [view(i)["status"] for i in ids] == ["completed"] * 10
+    assert [view(i)["attempts"] for i in ids] == [1] * 10
+    assert models.get_task(ids[3])[4] == '{"output":6}'
+
+
+def test_a_failing_action_is_retried_then_dead_and_the_worker_survives(db, caplog):
+    # Given an action that always raises, and max_attempts 3 with no backoff
+    calls = Latch()
+
+    def always_fails(data):
+        calls.hit()
+        raise ValueError("no good")
+
+    good_ran = Latch()
+    registry = registry_with(bad=always_fails, good=lambda data: good_ran.hit() or {"ok": True})
+    supervisor, service = boot(db, registry)
+    [bad] = enqueue("bad")
+    service.dispatcher.tell(Wake())
+    # When it has run three times
+    calls.wait(3)
+    flush_workers()
+    # Then it is dead with its error kept, and the workers still run other tasks
+    task = view(bad)
+    assert (task["status"], task["attempts"]) == ("dead", 3)
+    assert task["error"] == "ValueError: no good"
+    assert "task failed" in caplog.text
+    [good] = enqueue("good")
+    service.dispatcher.tell(Wake())
+    good_ran.wait(1)
+    flush_workers()
+    assert view(good)["status"] == "completed"
+    assert len(pykka.ActorRegistry.get_by_class(Worker)) == 2
+
+
+def test_a_crashed_worker_is_restarted_and_its_tasks_requeued(db, caplog):
+    # Given an action that kills its worker the first time only
+    caplog.set_level(logging.INFO, logger="taskqueue")
+    first = threading.Event()
+    done = Latch()
+
+    def crashes_once(data):
+        if not first.is_set():
+            first.set()
+            raise Crash("out of the worker")
+        done.hit(data["n"])
+        return {"n": data["n"]}
+
+    registry = registry_with(flaky=crashes_once)
+    # One worker, so the tasks prefetched behind the crash sit in the dead worker's inbox
+    supervisor, service = boot(db, registry, workers=1)
+    ids = enqueue("flaky", 5)
+    service.dispatcher.tell(Wake())
+    # When every task has finished
+    done.wait(5)
+    flush_workers()
+    # Then the crashed attempt counted, the other four ran once, and nothing was lost
+    tasks = [view(i) for i in ids]
+    assert [t["status"] for t in tasks] == ["completed"] * 5
+    assert sorted(t["attempts"] for t in tasks) == [1, 1, 1, 1, 2]
+    assert "worker restarted" in caplog.text
+    assert pykka.ActorRegistry.get_by_class(Worker)[0].is_alive()
+
+
+def test_a_task_that_always_kills_its_worker_ends_dead_and_others_keep_flowing(db):
+    ok = Latch()
+
+    def poison(data):
+        raise Crash("poison")
+
+    registry = registry_with(poison=poison, fine=lambda data: ok.hit() or {})
+    supervisor, service = boot(db, registry, max_attempts=3)
+    [poisoned] = enqueue("poison")
+    fine = enqueue("fine", 20)
+    service.dispatcher.tell(Wake())
+    ok.wait(20)
+    # The poisoned task needs three crashes; wait for its final state through the workers
+    deadline = time.monotonic() + WAIT_SECONDS
+    while view(poisoned)["status"] != "dead" and time.monotonic() < deadline:
+        supervisor.ask(Rescue(time.time()))  # a barrier through the supervisor's inbox
+        flush_workers()
+    task = view(poisoned)
+    assert (task["status"], task["attempts"]) == ("dead", 3)
+    assert task["error"].startswith("worker crashed: WorkerCrashed: Crash: poison")
+    assert all(view(i)["status"] == "completed" for i in fine)
+    assert all(ref.is_alive() for ref in pykka.ActorRegistry.get_by_class(Worker))
+
+
+def test_boot_recovers_tasks_left_running_by_a_dead_process(db):
+    # Given tasks claimed by a process on this host that no longer exists,
+    # and one claimed by a live process elsewhere
+    dead_pid = _a_dead_pid()
+    orphaned = enqueue("job", 3)
+    models.claim(f"{socket.gethostname()}:{dead_pid}", "old", 3, time.time(), 30)
+    [elsewhere] = enqueue("job")
+    models.claim("other-host:1", "other", 1, time.time(), 30)
+    ran = Latch()
+    registry = registry_with(job=lambda data: ran.hit() or {})
+    # When the supervisor boots
+    supervisor, service = boot(db, registry)
+    ran.wait(3)
+    flush_workers()
+    # Then the dead process's tasks ran again, their interrupted attempt counted
+    assert [(view(i)["status"], view(i)["attempts"]) for i in orphaned] == [("completed", 2)] * 3
+    # And the live lease elsewhere was left alone until it expires
+    assert view(elsewhere)["status"] == "running"
+    supervisor.ask(Rescue(time.time() + 31))
+    ran.wait(4)
+    flush_workers()
+    assert view(elsewhere)["status"] == "completed"
+
+
+def test_leases_of_running_tasks_are_renewed(db):
+    release = threading.Event()
+    started = Latch()
+
+    def slow(data):
+        started.hit()
+        release.wait(WAIT_SECONDS)
+        return {}
+
+    supervisor, service = boot(db, registry_with(slow=slow), lease_seconds=30)
+    [task_id] = enqueue("slow")
+    service.dispatcher.tell(Wake())
+    started.wait(1)
+    before = models.Task.get_by_id(task_id).lease_expires_at
+    later = time.time() + 20
+    service.dispatcher.tell(Poll(later))
+    service.dispatcher.ask(Wake())  # barrier: the Poll before it has been handled
+    after = models.Task.get_by_id(task_id).lease_expires_at
+    assert after == pytest.approx(later + 30)
+    assert after > before
+    release.set()
+
+
+def test_shutdown_lets_running_tasks_finish_and_releases_the_rest(db):
+    gate = threading.Event()
+    started = Latch()
+
+    def slow(data):
+        started.hit()
+        gate.wait(WAIT_SECONDS)
+        return {"n": data["n"]}
+
+    stopping = threading.Event()
+    supervisor = Supervisor.start(
+        config(workers=1, prefetch=5), registry_with(slow=slow), db,
+        start_ticker=False, stopping=stopping,
+    )
+    service = supervisor.ask(Boot(), timeout=WAIT_SECONDS)
+    ids = enqueue("slow", 5)
+    service.dispatcher.tell(Wake())
+    started.wait(1)
+    # When a shutdown starts while the first task runs, and that task then finishes
+    shutdown = supervisor.ask(Shutdown(WAIT_SECONDS), block=False)
+    assert stopping.wait(WAIT_SECONDS)
+    gate.set()
+    shutdown.get(timeout=WAIT_SECONDS)
+    # Then it completed, and the four never started are queued with no attempt used
+    tasks = [view(i) for i in ids]
+    assert (tasks[0]["status"], tasks[0]["attempts"]) == ("completed", 1)
+    assert [(t["status"], t["attempts"]) for t in tasks[1:]] == [("queued", 0)] * 4
+
+
+def test_a_failed_migration_stops_boot_with_the_reason(tmp_path):
+    db = models.open_database(f"sqlite:///{tmp_path}/broken.db")
+    db.execute_sql("CREATE TABLE tasks (something_else TEXT)")  # in the way of migration 1
+    supervisor = Supervisor.start(config(), registry_with(), db, start_ticker=False)
+    with pytest.raises(models.MigrationError, match="already exists"):
+        supervisor.ask(Boot(), timeout=WAIT_SECONDS)
+    assert pykka.ActorRegistry.get_by_class(Worker) == []
+    db.close()
+
+
+def _a_dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
