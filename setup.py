@@ -19,7 +19,6 @@ setup(
             "pytest>=8.0",
             "pytest-timeout>=2.2",
             "hypothesis>=6.100",
-            "schemathesis>=3.30",
         ],
         "bench": [
             "huey>=2.5",

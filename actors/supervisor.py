@@ -17,6 +17,7 @@ from .actions import ActionRegistry
 from .config import QueueConfig
 from .dispatcher import Dispatcher
 from .log import log_event
+from .pg_listener import PgListener
 from .messages import AttachWorker, Boot, Flush, Rescue, Shutdown, StopClaiming, Wake, WorkerDied
 from .ticker import Ticker
 from .worker import Worker
@@ -65,6 +66,8 @@ class Supervisor(pykka.ThreadingActor):
     counts the crashed attempt and requeues the rest of that worker's tasks.
     ``Rescue`` (from the ticker) returns expired leases to the queue and,
     as a fallback, replaces any worker found dead without having reported.
+    On PostgreSQL it also runs the ``PgListener`` that wakes the dispatcher
+    when another node commits tasks.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class Supervisor(pykka.ThreadingActor):
         self._workers: list[pykka.ActorRef] = []
         self._dead_at_last_tick: set[pykka.ActorRef] = set()
         self._ticker: Ticker | None = None
+        self._listener: PgListener | None = None
 
     def on_receive(self, message: object) -> object:
         """Runs in the supervisor's thread, one message at a time."""
@@ -117,6 +121,9 @@ class Supervisor(pykka.ThreadingActor):
             self._workers.append(ref)
             self._dispatcher.tell(AttachWorker(index, ref))
         self._dispatcher.tell(Wake())
+        if models.is_postgresql(self._db):
+            self._listener = PgListener(self._db, self._dispatcher)
+            self._listener.start()
         if self._start_ticker:
             self._ticker = Ticker(
                 self._dispatcher, self.actor_ref,
@@ -178,6 +185,8 @@ class Supervisor(pykka.ThreadingActor):
         self._stopping.set()
         if self._ticker is not None:
             self._ticker.stop()
+        if self._listener is not None:
+            self._listener.stop()
         if self._dispatcher is not None:
             self._dispatcher.ask(StopClaiming())
         for index, ref in enumerate(self._workers):

@@ -30,13 +30,23 @@ def _postgresql_unavailable_reason() -> str | None:
         import psycopg2
     except ImportError as exc:
         return f"psycopg2 is not installed: {exc}"
-    try:
-        from playhouse.db_url import parse
+    from playhouse.db_url import parse
 
-        params = parse(PG_URL)
-        psycopg2.connect(dbname=params.pop("database"), connect_timeout=3, **params).close()
+    params = parse(PG_URL)
+    name = params.pop("database")
+    try:
+        try:
+            psycopg2.connect(dbname=name, connect_timeout=3, **params).close()
+        except psycopg2.OperationalError as exc:
+            if "does not exist" not in str(exc):
+                raise
+            # The server is there but the scratch database is not: make it.
+            admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **params)
+            admin.autocommit = True
+            admin.cursor().execute(f'CREATE DATABASE "{name}"')
+            admin.close()
     except Exception as exc:  # noqa: BLE001 - any failure means: no server to test on
-        return f"no PostgreSQL at {PG_URL} ({exc.__class__.__name__}: {exc}".strip() + ")"
+        return f"no PostgreSQL at {PG_URL} ({exc.__class__.__name__}: {str(exc).strip()})"
     return None
 
 
