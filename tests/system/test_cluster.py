@@ -1,4 +1,8 @@
-"""Several nodes on one PostgreSQL database, as separate processes."""
+"""Several nodes on one database, as separate processes.
+
+PostgreSQL is how users scale across machines; SQLite runs the same claim,
+lease and rescue code for several processes sharing one file.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.web.client import post_json, wait_for, wait_until_all
-
-pytestmark = pytest.mark.postgresql
 
 LEASE_SECONDS = 3.0
 
@@ -54,8 +56,8 @@ def submit_alternately(nodes, count: int, seconds: float = 0.0) -> dict[int, str
 
 
 @pytest.fixture
-def cluster(start_service, pg_url, tmp_path) -> Cluster:
-    return Cluster(start_service, pg_url, tmp_path / "executions.log")
+def cluster(start_service, db_url, tmp_path) -> Cluster:
+    return Cluster(start_service, db_url, tmp_path / "executions.log")
 
 
 def test_two_nodes_run_every_task_exactly_once_and_share_the_work(cluster):
