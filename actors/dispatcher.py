@@ -27,9 +27,9 @@ class Dispatcher(pykka.ThreadingActor):
     never run the same attempt. It renews the leases of the tasks it holds
     every ``lease_seconds / 3``.
 
-    Database errors are logged and the step is retried on the next message:
-    the dispatcher never dies of them. Tasks it could not give back stay
-    ``running`` until their lease expires and the rescue takes them.
+    Database errors are logged and the step is retried later (a claim at
+    the next wake or poll, a release at the next poll): the dispatcher never
+    dies of them.
     """
 
     def __init__(self, config: QueueConfig) -> None:
@@ -40,6 +40,7 @@ class Dispatcher(pykka.ThreadingActor):
         self._next_worker = 0
         self._claiming = True
         self._last_heartbeat = time.time()
+        self._unreleased: list[models.ClaimedTask] = []  # to give back once the database lets us
 
     def on_receive(self, message: object) -> object:
         """Runs in the dispatcher's thread, one message at a time."""
@@ -47,6 +48,8 @@ class Dispatcher(pykka.ThreadingActor):
             case Wake(now=now):
                 self._fill(time.time() if now is None else now)
             case Poll(now=now):
+                if self._unreleased:
+                    self._give_back([])
                 self._renew_leases(now)
                 self._fill(now)
             case TasksFinished(worker_index=index, task_ids=task_ids):
@@ -80,7 +83,8 @@ class Dispatcher(pykka.ThreadingActor):
             tasks = models.claim(
                 self._config.owner, self._config.node, free, now, self._config.lease_seconds
             )
-        except Exception as exc:  # noqa: BLE001 - retried on the next wake or poll
+        except models.StorageError as exc:  # retried on the next wake or poll
+            models.discard_connection()
             log_event("claim failed", logging.WARNING, error=repr(exc))
             return
         for task in tasks:
@@ -118,16 +122,22 @@ class Dispatcher(pykka.ThreadingActor):
                     crashed, error, time.time(),
                     self._config.max_attempts, self._config.retry_backoff_seconds,
                 )
-            except Exception as exc:  # noqa: BLE001 - the lease expires and rescue takes it
+            except models.StorageError as exc:  # its lease expires and the rescue counts it
+                models.discard_connection()
                 status = f"unrecorded ({exc!r})"
             log_event("task failed", logging.WARNING, task_id=crashed.id, action=crashed.action,
                       attempt=crashed.attempts, status=status or "lease lost", error=error)
         self._give_back(list(orphans.values()))
 
     def _give_back(self, tasks: list[models.ClaimedTask]) -> None:
+        """Release ``tasks`` (and any whose release failed before); retried at each poll."""
+        tasks = self._unreleased + tasks
+        self._unreleased = []
         try:
             models.release(tasks)
-        except Exception as exc:  # noqa: BLE001 - the lease expires and rescue takes them
+        except models.StorageError as exc:
+            models.discard_connection()
+            self._unreleased = tasks
             log_event("release failed", logging.WARNING, tasks=len(tasks), error=repr(exc))
 
     def _renew_leases(self, now: float) -> None:
@@ -135,7 +145,9 @@ class Dispatcher(pykka.ThreadingActor):
             return
         self._last_heartbeat = now
         held_ids = [task_id for held in self._held for task_id in held]
+        held_ids += [task.id for task in self._unreleased]
         try:
             models.heartbeat(self._config.owner, held_ids, now, self._config.lease_seconds)
-        except Exception as exc:  # noqa: BLE001 - retried at the next poll
+        except models.StorageError as exc:  # retried at the next poll
+            models.discard_connection()
             log_event("lease renewal failed", logging.WARNING, error=repr(exc))

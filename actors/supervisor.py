@@ -165,7 +165,8 @@ class Supervisor(pykka.ThreadingActor):
         try:
             dead = dead_local_owners(models.lease_owners(), self._config.owner)
             rescued = models.rescue(now, self._config.max_attempts, dead)
-        except Exception as exc:  # noqa: BLE001 - retried at the next tick
+        except models.StorageError as exc:  # retried at the next tick
+            models.discard_connection()
             log_event("rescue failed", logging.WARNING, error=repr(exc))
             return
         for task_id, status in rescued:

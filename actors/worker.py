@@ -12,7 +12,7 @@ import pykka
 import models
 
 from .actions import ActionRegistry
-from .config import MAX_FLUSH_BATCH, QueueConfig
+from .config import MAX_FLUSH_BATCH, PERSIST_RETRY_SECONDS, QueueConfig
 from .log import log_event
 from .messages import Flush, RunTask, TasksFinished, WorkerDied
 
@@ -31,17 +31,19 @@ class Worker(pykka.ThreadingActor):
     Thread: each worker has its own daemon thread, so a task that never
     returns cannot keep the process from exiting at shutdown.
 
-    An action that raises an ``Exception`` is a failed attempt: it is recorded
-    (``retrying`` or ``dead``) and the worker goes on. Anything else that
-    escapes, whether a ``BaseException`` from an action or a database error
-    while persisting, kills the worker: ``on_failure`` tells the supervisor,
-    which starts a replacement and has the dispatcher take back every task
-    this worker held.
+    An action that raises an ``Exception`` is a failed attempt, recorded as
+    ``retrying`` or ``dead``; the worker goes on. A ``BaseException`` from an
+    action kills the worker: ``on_failure`` tells the supervisor, which
+    starts a replacement and has the dispatcher count that attempt and take
+    back every other task this worker held.
 
-    Completions are committed in batches: after a task, the worker commits
-    when its inbox is empty or ``MAX_FLUSH_BATCH`` results wait. A crash
-    before that commit leaves the tasks ``running`` under this process's
-    lease, so they run again (at-least-once); nothing is lost.
+    Outcomes are committed in batches: after a task, the worker commits when
+    its inbox is empty or ``MAX_FLUSH_BATCH`` outcomes wait, then tells the
+    dispatcher which tasks are settled. If the database refuses the commit
+    (locked, read-only, disconnected), the outcomes stay pending and the
+    worker tries again every ``PERSIST_RETRY_SECONDS``; meanwhile the tasks
+    stay ``running`` under this process's lease. A crash before the commit
+    makes them run again (at-least-once); nothing is lost.
     """
 
     use_daemon_thread = True
@@ -64,8 +66,9 @@ class Worker(pykka.ThreadingActor):
         self._stopping = stopping
         self._running: models.ClaimedTask | None = None
         self._completed: list[tuple[models.ClaimedTask, str]] = []  # with result JSON
-        self._settled: list[str] = []  # failed attempts, already committed
+        self._failed: list[tuple[models.ClaimedTask, str]] = []  # with error text
         self._unstarted: list[models.ClaimedTask] = []  # skipped because we are stopping
+        self._retry_timer: threading.Timer | None = None
 
     def on_receive(self, message: object) -> object:
         """Runs in the worker's thread, one message at a time."""
@@ -75,7 +78,8 @@ class Worker(pykka.ThreadingActor):
                     self._unstarted.append(task)
                 else:
                     self._run(task)
-                if self.actor_inbox.empty() or len(self._completed) >= MAX_FLUSH_BATCH:
+                pending = len(self._completed) + len(self._failed)
+                if self.actor_inbox.empty() or pending >= MAX_FLUSH_BATCH:
                     self._flush()
             case Flush():
                 self._flush()
@@ -93,50 +97,71 @@ class Worker(pykka.ThreadingActor):
             result_json = orjson.dumps(action.function(task.data)).decode()
         except Exception as exc:
             self._running = None
-            self._record_failure(task, f"{type(exc).__name__}: {exc}", started)
+            error = f"{type(exc).__name__}: {exc}"
+            self._failed.append((task, error))
+            log_event("task failed", logging.WARNING, task_id=task.id, action=task.action,
+                      attempt=task.attempts, error=error,
+                      duration_ms=(time.perf_counter() - started) * 1000)
             return
-        except BaseException as exc:
+        except BaseException as exc:  # self._running stays set: on_failure reports it
             raise WorkerCrashed(f"{type(exc).__name__}: {exc}") from exc
         self._running = None
         self._completed.append((task, result_json))
         log_event("task completed", task_id=task.id, action=task.action, attempt=task.attempts,
                   duration_ms=(time.perf_counter() - started) * 1000)
 
-    def _record_failure(self, task: models.ClaimedTask, error: str, started: float) -> None:
-        status = models.fail(
-            task, error, time.time(), self._config.max_attempts, self._config.retry_backoff_seconds
-        )
-        self._settled.append(task.id)
-        log_event("task failed", logging.WARNING, task_id=task.id, action=task.action,
-                  attempt=task.attempts, status=status or "lease lost", error=error,
-                  duration_ms=(time.perf_counter() - started) * 1000)
-
     def _flush(self) -> None:
-        if self._completed:
-            models.complete_many(self._completed, time.time())
-        if self._unstarted:
-            models.release(self._unstarted)
-        finished = (
-            *self._settled,
-            *(task.id for task, _ in self._completed),
-            *(task.id for task in self._unstarted),
-        )
-        self._completed, self._settled, self._unstarted = [], [], []
-        if finished:
-            self._dispatcher.tell(TasksFinished(self.index, finished))
+        """Commit pending outcomes; on a database error keep them and retry later."""
+        settled: list[str] = []
+        try:
+            if self._completed:
+                models.complete_many(self._completed, time.time())
+                settled += [task.id for task, _ in self._completed]
+                self._completed = []
+            while self._failed:
+                task, error = self._failed[0]
+                status = models.fail(
+                    task, error, time.time(),
+                    self._config.max_attempts, self._config.retry_backoff_seconds,
+                )
+                if status != models.RETRYING:
+                    log_event("task dead" if status else "outcome discarded: claim lost",
+                              logging.WARNING, task_id=task.id, attempt=task.attempts, error=error)
+                settled.append(task.id)
+                self._failed.pop(0)
+            if self._unstarted:
+                models.release(self._unstarted)
+                settled += [task.id for task in self._unstarted]
+                self._unstarted = []
+        except models.StorageError as exc:
+            models.discard_connection()
+            log_event("persist failed", logging.WARNING, worker=self.index, error=repr(exc),
+                      retry_in_s=PERSIST_RETRY_SECONDS)
+            self._schedule_retry()
+        if settled:
+            self._dispatcher.tell(TasksFinished(self.index, tuple(settled)))
+
+    def _schedule_retry(self) -> None:
+        if self._retry_timer is not None and self._retry_timer.is_alive():
+            return
+        self._retry_timer = threading.Timer(PERSIST_RETRY_SECONDS, self._tell_flush)
+        self._retry_timer.daemon = True
+        self._retry_timer.start()
+
+    def _tell_flush(self) -> None:
+        try:
+            self.actor_ref.tell(Flush())
+        except pykka.ActorDeadError:
+            pass
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
         """Runs in the worker's thread after an exception escaped ``on_receive``.
 
-        Commits what it can (best effort: the database may be the reason we
-        died), then asks the supervisor for a replacement. Pykka has already
-        marked this actor stopped; messages left in its inbox are dropped, and
-        the dispatcher takes those tasks back.
+        Commits what it can, then asks the supervisor for a replacement.
+        Pykka has already marked this actor stopped; messages left in its
+        inbox are dropped, and the dispatcher takes those tasks back.
         """
-        try:
-            self._flush()
-        except Exception:  # noqa: BLE001 - the replacement path below must still run
-            pass
+        self._flush()
         if self._supervisor is not None:
             self._supervisor.tell(WorkerDied(
                 self.index, self.actor_ref, self._running,

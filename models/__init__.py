@@ -1,6 +1,13 @@
 """The database, the Task model with its state transitions, and the migrations."""
 
-from .database import DEFAULT_DB_URL, database, is_postgresql, open_database
+from .database import (
+    DEFAULT_DB_URL,
+    StorageError,
+    database,
+    discard_connection,
+    is_postgresql,
+    open_database,
+)
 from .errors import (
     InvalidInput,
     MigrationError,
@@ -39,9 +46,9 @@ from .task import (
 
 __all__ = [
     "COMPLETED", "DEAD", "DEFAULT_DB_URL", "LATEST_VERSION", "PG_NOTIFY_CHANNEL", "QUEUED",
-    "RETRYING", "RUNNING", "STATUSES", "VIEW_FIELDS", "ClaimedTask", "Intake", "InvalidInput",
+    "RETRYING", "RUNNING", "STATUSES", "StorageError", "VIEW_FIELDS", "ClaimedTask", "Intake", "InvalidInput",
     "MigrationError", "PayloadTooLarge", "Task", "TaskNotFound", "TaskQueueError", "Unavailable",
-    "claim", "complete_many", "count_by_status", "database", "enqueue", "fail", "get_task",
+    "claim", "complete_many", "count_by_status", "database", "discard_connection", "enqueue", "fail", "get_task",
     "heartbeat", "is_postgresql", "lease_owners", "list_tasks", "migrate", "new_task",
     "open_database", "release", "rescue", "retry_delay_seconds",
 ]

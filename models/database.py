@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseProxy, PeeweeException, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse
 
 DEFAULT_DB_URL = "sqlite:///data/tasks.db"
@@ -19,13 +19,18 @@ SQLITE_SYNCHRONOUS = "FULL"
 
 database = DatabaseProxy()
 
+# What a database call raises when the database itself is in trouble (locked,
+# read-only, disconnected): callers retry later rather than crash.
+StorageError = PeeweeException
 
-def open_database(url: str) -> Database:
+
+def open_database(url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS) -> Database:
     """Build (but do not connect) the database for ``url`` and bind the models to it.
 
     ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` and
     ``postgresql://user@host:port/dbname`` are understood. The folder of a
-    SQLite file is created if it is missing.
+    SQLite file is created if it is missing. ``busy_timeout_seconds`` is how
+    long a SQLite writer waits for another's lock before it gives up.
     """
     scheme = url.partition("://")[0]
     if scheme == "sqlite":
@@ -37,12 +42,12 @@ def open_database(url: str) -> Database:
             os.makedirs(folder, exist_ok=True)
         db: Database = SqliteDatabase(
             path,
-            timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+            timeout=busy_timeout_seconds,
             returning_clause=True,
             pragmas={
                 "journal_mode": "wal",
                 "synchronous": SQLITE_SYNCHRONOUS,
-                "busy_timeout": int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000),
+                "busy_timeout": int(busy_timeout_seconds * 1000),
             },
         )
     elif scheme in ("postgres", "postgresql"):
@@ -57,3 +62,14 @@ def open_database(url: str) -> Database:
 
 def is_postgresql(db: Database) -> bool:
     return isinstance(db, PostgresqlDatabase)
+
+
+def discard_connection() -> None:
+    """Drop this thread's connection after a ``StorageError``; the next call reconnects.
+
+    A PostgreSQL connection the server closed stays broken until replaced.
+    """
+    try:
+        database.obj.close()
+    except Exception:  # noqa: BLE001 - it is being thrown away
+        pass

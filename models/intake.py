@@ -16,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from .database import discard_connection
 from .errors import Unavailable
 from .task import enqueue
 
@@ -96,6 +97,7 @@ class Intake:
             enqueue(rows)
         except Exception as exc:  # every waiter hears why; none gets a 202
             logger.warning("enqueue failed rows=%d error=%r", len(rows), exc)
+            discard_connection()
             error = exc
         for pending in batch:
             pending.error = error

@@ -197,10 +197,8 @@ def complete_many(finished: Sequence[tuple[ClaimedTask, str]], now: float) -> in
     processed_at = int(now)
     done = 0
     with db.atomic():
-        cursor = db.cursor()
         for task, result_json in finished:
-            cursor.execute(sql, (result_json, processed_at, task.id, task.token))
-            done += cursor.rowcount
+            done += db.execute_sql(sql, (result_json, processed_at, task.id, task.token)).rowcount
     return done
 
 
@@ -263,10 +261,8 @@ def release(tasks: Sequence[ClaimedTask]) -> int:
     )
     released = 0
     with db.atomic():
-        cursor = db.cursor()
         for task in tasks:
-            cursor.execute(sql, (task.id, task.token))
-            released += cursor.rowcount
+            released += db.execute_sql(sql, (task.id, task.token)).rowcount
     return released
 
 

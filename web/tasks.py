@@ -40,6 +40,9 @@ def _handles_errors(handler):
             return handler(self, *args, **kwargs)
         except models.TaskQueueError as error:
             return respond_with_error(error)
+        except models.StorageError as error:
+            models.discard_connection()
+            return respond_with_error(models.Unavailable(f"database unavailable: {error}"))
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__
