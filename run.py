@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     option("--threads", _positive_int, web.DEFAULT_THREADS, "HTTP request threads")
     option("--max-body", _positive_int, web.DEFAULT_MAX_BODY_BYTES,
            "largest request body accepted, in bytes")
+    option("--max-queued", _positive_int, None,
+           "cap on tasks waiting to run (queued + retrying); past it POST answers 503 "
+           "with Retry-After (default: unlimited)")
     option("--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--actions", action="append",
                         default=[m for m in _env("actions", "").split(",") if m],
@@ -141,7 +144,7 @@ def serve(args: argparse.Namespace, db) -> int:
         logger.error("migration failed: %s", exc)
         supervisor.stop()
         return EXIT_MIGRATION_FAILED
-    intake = models.Intake()
+    intake = models.Intake(max_queued=args.max_queued)
     try:
         web.start_server(
             web.build_app(intake, service.dispatcher, args.max_body),

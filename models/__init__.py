@@ -31,6 +31,7 @@ from .task import (
     Task,
     claim,
     complete_many,
+    count_backlog,
     count_by_status,
     enqueue,
     fail,
@@ -48,7 +49,7 @@ __all__ = [
     "COMPLETED", "DEAD", "DEFAULT_DB_URL", "LATEST_VERSION", "PG_NOTIFY_CHANNEL", "QUEUED",
     "RETRYING", "RUNNING", "STATUSES", "StorageError", "VIEW_FIELDS", "ClaimedTask", "Intake", "InvalidInput",
     "MigrationError", "PayloadTooLarge", "Task", "TaskNotFound", "TaskQueueError", "Unavailable",
-    "claim", "complete_many", "count_by_status", "database", "discard_connection", "enqueue", "fail", "get_task",
+    "claim", "complete_many", "count_backlog", "count_by_status", "database", "discard_connection", "enqueue", "fail", "get_task",
     "heartbeat", "is_postgresql", "lease_owners", "list_tasks", "migrate", "new_task",
     "open_database", "release", "rescue", "retry_delay_seconds",
 ]

@@ -13,17 +13,20 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from .database import discard_connection
+from .database import StorageError, discard_connection
 from .errors import Unavailable
-from .task import enqueue
+from .task import count_backlog, enqueue
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_ROWS = 2000
 ACCEPT_TIMEOUT_SECONDS = 10.0  # longer than the SQLite busy timeout, so the commit fails first
+BACKLOG_RECOUNT_SECONDS = 0.5  # how stale the backlog count behind --max-queued may get
+QUEUE_FULL_RETRY_AFTER_SECONDS = 1
 
 
 class _Pending:
@@ -42,7 +45,18 @@ class Intake:
         self,
         max_batch_rows: int = MAX_BATCH_ROWS,
         accept_timeout_seconds: float = ACCEPT_TIMEOUT_SECONDS,
+        max_queued: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``max_queued`` caps the backlog (queued + retrying): beyond it,
+        ``accept`` refuses with ``Unavailable`` instead of storing. ``clock``
+        times the backlog recount (tests pass their own)."""
+        self._max_queued = max_queued
+        self._clock = clock
+        self.commits = 0  # transactions committed so far: fewer than accepts under load
+        self._backlog_lock = threading.Lock()
+        self._backlog = 0
+        self._backlog_counted_at = float("-inf")
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._max_batch_rows = max_batch_rows
         self._accept_timeout_seconds = accept_timeout_seconds
@@ -58,12 +72,37 @@ class Intake:
         timeout makes the task run even though the client saw a 503, which is
         at-least-once from the client's side).
         """
+        if self._max_queued is not None:
+            self._reserve_backlog(len(rows))
         pending = _Pending(rows)
         self._queue.put(pending)
         if not pending.done.wait(self._accept_timeout_seconds):
             raise Unavailable("database did not accept the task in time", retry_after_seconds=2)
         if pending.error is not None:
             raise Unavailable(f"database unavailable: {pending.error}", retry_after_seconds=1)
+
+    def _reserve_backlog(self, count: int) -> None:
+        """Refuse ``count`` more tasks if the backlog would pass ``max_queued``.
+
+        The backlog is recounted from the database at most every
+        ``BACKLOG_RECOUNT_SECONDS`` (tasks drain in between); accepted tasks
+        are added to the count at once, so a burst cannot overshoot the cap.
+        """
+        with self._backlog_lock:
+            now = self._clock()
+            if now - self._backlog_counted_at >= BACKLOG_RECOUNT_SECONDS:
+                try:
+                    self._backlog = count_backlog()
+                except StorageError as exc:
+                    discard_connection()
+                    raise Unavailable(f"database unavailable: {exc}") from exc
+                self._backlog_counted_at = now
+            if self._backlog + count > self._max_queued:
+                raise Unavailable(
+                    f"queue full: {self._backlog} tasks waiting, the limit is {self._max_queued}",
+                    retry_after_seconds=QUEUE_FULL_RETRY_AFTER_SECONDS,
+                )
+            self._backlog += count
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer thread."""
@@ -95,6 +134,7 @@ class Intake:
         error: BaseException | None = None
         try:
             enqueue(rows)
+            self.commits += 1
         except Exception as exc:  # every waiter hears why; none gets a 202
             logger.warning("enqueue failed rows=%d error=%r", len(rows), exc)
             discard_connection()

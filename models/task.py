@@ -343,6 +343,14 @@ def get_task(task_id: str) -> tuple:
     return rows[0]
 
 
+def count_backlog() -> int:
+    """Tasks waiting to be claimed (``queued`` or ``retrying``), counted on the claim index."""
+    cursor = database.obj.execute_sql(
+        "SELECT COUNT(*) FROM tasks WHERE status IN ('queued', 'retrying')"
+    )
+    return cursor.fetchone()[0]
+
+
 def count_by_status() -> dict[str, int]:
     query = Task.select(Task.status, fn.COUNT(Task.id)).group_by(Task.status).tuples()
     counts = dict.fromkeys(STATUSES, 0)
