@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import cherrypy
+import orjson
 import pykka
 
 import models
 
 from .errors import error_body, json_error_page, json_unexpected_error
+from .openapi import build_document
 from .tasks import DEFAULT_MAX_BODY_BYTES, TasksResource
 
 DEFAULT_HOST = "127.0.0.1"
@@ -25,7 +27,18 @@ cherrypy._cperror._be_ie_unfriendly = _no_padding
 
 
 class Root:
-    """Anything outside /tasks is a JSON 404."""
+    """``/openapi.json``; anything else outside /tasks is a JSON 404."""
+
+    def __init__(self, max_body_bytes: int) -> None:
+        self._openapi = orjson.dumps(build_document(max_body_bytes))
+
+    @cherrypy.expose
+    def openapi_json(self) -> bytes:  # CherryPy maps "openapi.json" to this name
+        if cherrypy.serving.request.method not in ("GET", "HEAD"):
+            cherrypy.serving.response.headers["Allow"] = "GET, HEAD"
+            raise cherrypy.HTTPError(405)
+        cherrypy.serving.response.headers["Content-Type"] = "application/json"
+        return self._openapi
 
     @cherrypy.expose
     def default(self, *path: str, **params: object) -> bytes:
@@ -54,7 +67,7 @@ def build_app(
             "request.process_request_body": False,
         },
     }
-    root = Root()
+    root = Root(max_body_bytes)
     root.tasks = TasksResource(intake, dispatcher, max_body_bytes)
     return cherrypy.Application(root, "", config)
 

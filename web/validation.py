@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -16,12 +17,30 @@ TASK_FIELDS = ("action", "data")
 
 
 def parse_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN or Infinity, no repeated keys, not nested too deeply
+    (orjson stops at 1,024 levels, Python's parser a little sooner)."""
     if not body.strip():
         raise InvalidInput("invalid JSON")
     try:
-        return orjson.loads(body)
+        parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput("invalid JSON") from exc
+    if b'"' in body:
+        # orjson keeps the last of repeated keys; which one the client meant is
+        # ambiguous, so refuse. The standard parser reports each object's pairs.
+        try:
+            json.loads(body, object_pairs_hook=_refuse_repeated_keys)
+        except RecursionError as exc:  # deeper than the standard parser goes
+            raise InvalidInput("invalid JSON: nested too deeply") from exc
+    return parsed
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        repeated = next(key for key in keys if keys.count(key) > 1)
+        raise InvalidInput(f"invalid JSON: key {repeated!r} appears more than once")
+    return dict(pairs)
 
 
 def check_task(item: Any) -> tuple[str, dict[str, Any]]:
