@@ -31,6 +31,7 @@ ENV_PREFIX = "TASKQUEUE_"
 BOOT_TIMEOUT_SECONDS = 120.0
 EXIT_MIGRATION_FAILED = 2
 EXIT_SERVER_FAILED = 3
+EXIT_BAD_ACTIONS = 4
 
 logger = logging.getLogger("taskqueue")
 
@@ -189,11 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("cherrypy").setLevel(logging.WARNING)
-    actors.load_action_modules(args.actions)
+    # Pykka logs every exception an ask hands back, with its traceback, at
+    # INFO; the askers here report those themselves (a failed migration).
+    logging.getLogger("pykka").setLevel(logging.WARNING)
+    try:
+        actors.load_action_modules(args.actions)
+    except ImportError as exc:
+        print(f"cannot load --actions module: {exc}", file=sys.stderr)
+        return EXIT_BAD_ACTIONS
     try:
         db = models.open_database(args.db)
-    except ValueError as exc:
-        print(f"bad --db: {exc}", file=sys.stderr)
+    except (ValueError, OSError) as exc:  # OSError: the SQLite folder cannot be made
+        print(f"bad --db {args.db}: {exc}", file=sys.stderr)
         return EXIT_MIGRATION_FAILED
     if args.command == "migrate":
         return migrate_only(db)
