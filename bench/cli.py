@@ -1,0 +1,179 @@
+"""``python -m bench``: run the scenarios against the stacks, print the table, write the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from bench import document, machine, procs, report, scenarios, wrk
+from bench.stacks import STACKS
+
+RESULTS_DIR = procs.REPO / "bench" / "results"  # git-ignored: raw numbers, partial reports
+FULL_REPORT = procs.REPO / "BENCHMARKS.md"
+OTHER_LOAD_WARNING_CORES = 0.1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark this task queue against Huey and Celery (issue 4).",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="scaled down (2 s enqueue, 2,000 drain, 50,000 rows): under a minute")
+    parser.add_argument("--only", default=",".join(scenarios.SCENARIOS),
+                        help="comma-separated scenarios to run, from: "
+                        + ", ".join(scenarios.SCENARIOS))
+    parser.add_argument("--stacks", default=",".join(STACKS),
+                        help="comma-separated stacks to run, from: " + ", ".join(STACKS))
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run each scenario N times per stack (scale once) and report "
+                        "the medians; every run's numbers go into the report's last table")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="before each run, wait up to SECONDS for other programs to leave "
+                        f"the CPU (under {OTHER_LOAD_WARNING_CORES} cores); for shared machines")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"report to write (default: {FULL_REPORT.name} for a full run of "
+                        f"everything, else bench/results/BENCHMARKS-partial.md)")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the databases go (default: a new temporary folder)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the databases and every process's log")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="py-spy record our service during enqueue and drain into DIR, "
+                        "and print its hot spots")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="with --profile: sample only the thread holding the GIL (where "
+                        "Python code burns CPU) instead of every thread that is not idle")
+    parser.add_argument("--ours-arg", action="append", default=[], metavar="ARG",
+                        help="extra flag for run.py, repeatable (e.g. --ours-arg=--threads=32)")
+    return parser
+
+
+def _choices(text: str, allowed, what: str) -> list[str]:
+    chosen = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in chosen if item not in allowed]
+    if unknown or not chosen:
+        raise SystemExit(f"unknown {what}: {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(allowed)}")
+    return chosen
+
+
+def _wait_quiet(limit_seconds: float) -> None:
+    """Wait, a second at a time and at most ``limit_seconds``, until others leave the CPU."""
+    deadline = time.monotonic() + limit_seconds
+    while time.monotonic() < deadline:
+        with machine.OtherLoad() as other:
+            time.sleep(1.0)
+        if other.cores < OTHER_LOAD_WARNING_CORES:
+            return
+    print(f"    note: other programs still busy after {limit_seconds:g} s of waiting",
+          flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    only = _choices(args.only, scenarios.SCENARIOS, "scenario")
+    stack_names = _choices(args.stacks, STACKS, "stack")
+    sizes = scenarios.QUICK if args.quick else scenarios.FULL
+    if args.repeat < 1:
+        raise SystemExit("--repeat must be at least 1")
+    complete = not args.quick and set(only) == set(scenarios.SCENARIOS) \
+        and set(stack_names) == set(STACKS) and not args.ours_arg and args.profile is None
+    output = args.output or (FULL_REPORT if complete else RESULTS_DIR / "BENCHMARKS-partial.md")
+    if not wrk.available():
+        print("note: wrk is not installed (apt-get install wrk); enqueue uses Python clients",
+              file=sys.stderr)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="taskqueue-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx = scenarios.Context(sizes=sizes, workdir=workdir, ours_args=tuple(args.ours_arg),
+                            profile_dir=args.profile, profile_gil=args.profile_gil,
+                            log=lambda line: print(line, flush=True))
+    runs: dict[str, dict[str, list[float]]] = {name: {} for name in stack_names}
+    failures: list[str] = []
+    started = time.monotonic()
+    load_before = machine.load_average()
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    print(f"benchmark ({'quick' if args.quick else 'full'}) in {workdir}", flush=True)
+    try:
+        for scenario in only:
+            # Rounds go round the stacks, so that drift on the machine hits each alike.
+            rounds = 1 if scenario == "scale" else args.repeat
+            for ctx.round in range(rounds):
+                for name in stack_names:
+                    if scenario == "scale" and name != "ours":
+                        continue
+                    label = f" (round {ctx.round + 1} of {rounds})" if rounds > 1 else ""
+                    print(f"[{time.monotonic() - started:5.0f}s] {scenario}: {name}{label}",
+                          flush=True)
+                    if args.wait_quiet:
+                        _wait_quiet(args.wait_quiet)
+                    try:
+                        with machine.OtherLoad() as other:
+                            values = scenarios.RUNNERS[scenario](ctx, STACKS[name])
+                        values[f"{scenario}_other_load_cores"] = other.cores
+                        if other.cores > OTHER_LOAD_WARNING_CORES:
+                            print(f"    note: other work kept {other.cores:.2f} cores busy "
+                                  "meanwhile; these numbers are disturbed", flush=True)
+                    except KeyboardInterrupt:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - one failure must not lose the rest
+                        failures.append(f"{scenario} / {name}: {type(exc).__name__}: {exc}")
+                        print(f"    FAILED: {exc}", flush=True)
+                        traceback.print_exc()
+                        continue
+                    for key, value in values.items():
+                        runs[name].setdefault(key, []).append(value)
+                    print("    " + ", ".join(f"{k}={v:,.1f}" for k, v in values.items()),
+                          flush=True)
+    except KeyboardInterrupt:
+        print("interrupted: stopping every process started", file=sys.stderr)
+        failures.append("interrupted")
+    finally:
+        procs.stop_all()
+    elapsed = time.monotonic() - started
+    results = {name: {key: statistics.median(values) for key, values in by_key.items()}
+               for name, by_key in runs.items()}
+
+    info = machine.describe(workdir, load_before)
+    rows = report.table(results, sizes)
+    print()
+    print(report.plain(rows))
+    print("\n(ratios: above 1× means ours is better, for throughput and for latency alike)")
+    for failure in failures:
+        print(f"FAILED {failure}")
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    raw = {"machine": info, "quick": args.quick, "sizes": sizes.__dict__, "results": results,
+           "runs": runs, "repeat": args.repeat,
+           "failures": failures, "elapsed_seconds": elapsed, "ours_args": args.ours_arg}
+    (RESULTS_DIR / "latest.json").write_text(json.dumps(raw, indent=2, default=str))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document.render(rows, runs, info, sizes, args, failures, elapsed))
+    print(f"wrote {output} in {elapsed:.0f}s")
+
+    if args.profile is not None:
+        from bench import hotspots
+
+        suffix = "-gil" if args.profile_gil else ""
+        for scenario in ("enqueue", "drain"):
+            path = args.profile / f"{scenario}{suffix}.txt"
+            if path.exists():
+                print(f"\nhot spots of our service during {scenario} ({path}):")
+                print(hotspots.summary(path))
+
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failures else 0

@@ -1,0 +1,74 @@
+"""Create a backlog of queued tasks while the stack's workers are stopped.
+
+``python -m bench.seed ours|huey|celery --count N`` (``BENCH_WORKDIR`` and,
+for Celery, ``BENCH_REDIS_URL`` in the environment). Seeding is not
+measured; it runs in its own process so that the benchmark's own process
+stays small and the models stay unbound there.
+
+- ours: ``models.enqueue(models.new_task(...) rows)`` into workdir/tasks.db,
+  in transactions of ``OURS_CHUNK_ROWS``, exactly the rows POST would write;
+- huey: the task function called N times (Huey's enqueue), with Huey's
+  fsync off on this connection only;
+- celery: ``apply_async`` N times over one producer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+
+OURS_CHUNK_ROWS = 10_000
+ACTION = "echo"
+
+
+def seed_ours(db_path: str, count: int) -> None:
+    import models
+
+    db = models.open_database(f"sqlite:///{db_path}")
+    models.migrate(db)
+    db.execute_sql("PRAGMA synchronous=OFF")  # this connection only; seeding is not measured
+    for start in range(0, count, OURS_CHUNK_ROWS):
+        rows = [models.new_task(ACTION, {"n": n})
+                for n in range(start, min(count, start + OURS_CHUNK_ROWS))]
+        models.enqueue(rows)
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def seed_huey(count: int) -> None:
+    from bench.stacks import huey_tasks
+
+    for n in range(count):
+        huey_tasks.submit(str(uuid.uuid4()), ACTION, {"n": n})
+    huey_tasks.huey.storage.close()
+
+
+def seed_celery(count: int) -> None:
+    from bench.stacks import celery_tasks
+
+    with celery_tasks.app.producer_or_acquire() as producer:
+        for n in range(count):
+            task_id = str(uuid.uuid4())
+            celery_tasks.process.apply_async(args=(task_id, ACTION, {"n": n}), task_id=task_id,
+                                             producer=producer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("stack", choices=["ours", "huey", "celery"])
+    parser.add_argument("--count", type=int, required=True)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    if args.stack == "ours":
+        seed_ours(os.path.join(os.environ["BENCH_WORKDIR"], "tasks.db"), args.count)
+    elif args.stack == "huey":
+        seed_huey(args.count)
+    else:
+        seed_celery(args.count)
+    print(f"seeded {args.count} {args.stack} tasks in {time.perf_counter() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The same POST/GET /tasks endpoints as our service, in front of Huey or Celery.
+
+``python -m bench.stacks.web_app huey --port P`` (``BENCH_WORKDIR`` and, for
+Celery, ``BENCH_REDIS_URL`` in the environment). CherryPy is configured as
+our ``web/app.py`` configures it (16 request threads, socket queue 128,
+production environment, no access log) and the bodies are the same:
+
+- ``POST /tasks`` with ``{"action", "data"}`` → 202 ``{"id", "status": "queued"}``;
+- ``POST /tasks`` with an array of up to 1,000 of them → 202
+  ``{"tasks": [...], "count": N}``, all checked before any is enqueued;
+- ``GET /tasks[?status=&limit=]`` → the results table, newest first.
+
+A 202 means what the stack's enqueue call promises: for Huey the row is
+committed in its SQLite file, for Celery the message is in Redis's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import signal
+import threading
+import uuid
+from typing import Any
+
+import cherrypy
+import orjson
+
+from bench.stacks import results
+
+THREADS = 16  # as web.DEFAULT_THREADS
+SOCKET_QUEUE_SIZE = 128  # as web/app.py
+MAX_BATCH_TASKS = 1000
+MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_LIST_LIMIT = 100
+MAX_LIST_LIMIT = 1000
+STATUSES = ("queued", "running", "completed", "retrying", "dead")
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _check(item: Any) -> tuple[str, dict[str, Any]]:
+    if not isinstance(item, dict) or set(item) - {"action", "data"}:
+        raise BadRequest("a task is a JSON object with 'action' and 'data'")
+    action = item.get("action")
+    if not isinstance(action, str) or not action or len(action) > 200:
+        raise BadRequest("action required")
+    data = item.get("data") or {}
+    if not isinstance(data, dict):
+        raise BadRequest("data must be a JSON object")
+    return action, data
+
+
+def _json(value: Any, status: int = 200) -> bytes:
+    cherrypy.serving.response.status = status
+    cherrypy.serving.response.headers["Content-Type"] = "application/json"
+    return orjson.dumps(value)
+
+
+class Tasks:
+    exposed = True
+
+    def __init__(self, submit, results_db: str) -> None:
+        self._submit = submit
+        self._results_db = results_db
+
+    def POST(self, *path: str, **params: Any) -> bytes:
+        body = cherrypy.serving.request.body.fp.read(MAX_BODY_BYTES + 1)
+        try:
+            if len(body) > MAX_BODY_BYTES:
+                return _json({"error": "request body too large"}, 413)
+            try:
+                parsed = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raise BadRequest("invalid JSON") from None
+            if isinstance(parsed, list):
+                if not 1 <= len(parsed) <= MAX_BATCH_TASKS:
+                    raise BadRequest(f"a batch holds 1 to {MAX_BATCH_TASKS} tasks")
+                checked = []
+                for index, item in enumerate(parsed):
+                    try:
+                        checked.append(_check(item))
+                    except BadRequest as exc:
+                        raise BadRequest(f"task {index}: {exc}") from None
+            else:
+                checked = [_check(parsed)]
+        except BadRequest as exc:
+            return _json({"error": str(exc)}, 400)
+        accepted = []
+        for action, data in checked:
+            task_id = str(uuid.uuid4())
+            self._submit(task_id, action, data)
+            accepted.append({"id": task_id, "status": "queued"})
+        if isinstance(parsed, list):
+            return _json({"tasks": accepted, "count": len(accepted)}, 202)
+        return _json(accepted[0], 202)
+
+    def GET(self, *path: str, status: str | None = None, limit: str | None = None) -> bytes:
+        if status is not None and status not in STATUSES:
+            return _json({"error": "bad status"}, 400)
+        count = DEFAULT_LIST_LIMIT if limit is None else int(limit)
+        count = max(1, min(MAX_LIST_LIMIT, count))
+        tasks = results.list_results(self._results_db, status, count)
+        return _json({"tasks": tasks, "count": len(tasks)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("stack", choices=["huey", "celery"])
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    module = importlib.import_module(f"bench.stacks.{args.stack}_tasks")
+    results_db = os.path.join(os.environ["BENCH_WORKDIR"], "results.db")
+    root = type("Root", (), {})()
+    root.tasks = Tasks(module.submit, results_db)
+    config = {"/tasks": {"request.dispatch": cherrypy.dispatch.MethodDispatcher(),
+                         "request.process_request_body": False}}
+    cherrypy.tree.mount(root, "", config)
+    cherrypy.config.update({
+        "server.socket_host": "127.0.0.1",
+        "server.socket_port": args.port,
+        "server.thread_pool": THREADS,
+        "server.socket_queue_size": SOCKET_QUEUE_SIZE,
+        "engine.autoreload.on": False,
+        "checker.on": False,
+        "log.screen": False,
+        "environment": "production",
+    })
+    cherrypy.log.access_log.propagate = False
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    cherrypy.engine.start()
+    print(f"listening port={args.port}", flush=True)
+    while not stop.wait(0.1):  # as run.py: the main thread stops the engine on SIGTERM
+        pass
+    cherrypy.engine.exit()
+
+
+if __name__ == "__main__":
+    main()
