@@ -34,6 +34,7 @@ class PgListener:
         self._dispatcher = dispatcher
         self._stop = threading.Event()
         self.listening = threading.Event()  # set once LISTEN is in place (tests wait on it)
+        self.backend_pid: int | None = None  # the server process of the listening connection
         self._thread = threading.Thread(target=self._run, name="pg-listener", daemon=True)
 
     def start(self) -> None:
@@ -60,6 +61,7 @@ class PgListener:
         try:
             connection.autocommit = True
             connection.cursor().execute(f"LISTEN {PG_NOTIFY_CHANNEL}")
+            self.backend_pid = connection.get_backend_pid()
             self.listening.set()
             # Anything committed while we were not listening is found by this wake.
             self._dispatcher.tell(Wake())

@@ -44,8 +44,7 @@ def test_it_reconnects_when_its_connection_is_killed(pg_url):
         wakes.wait(1)
         # When the server drops the listening connection
         killed = db.execute_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE query LIKE 'LISTEN %%' AND pid <> pg_backend_pid()"
+            "SELECT pg_terminate_backend(%s)", (listener.backend_pid,)
         ).fetchall()
         assert killed == [(True,)]
         # Then it listens again (waking once more, for what it may have missed)

@@ -132,6 +132,7 @@ def test_a_task_that_always_kills_its_worker_ends_dead_and_others_keep_flowing(d
     while view(poisoned)["status"] != "dead" and time.monotonic() < deadline:
         supervisor.ask(Rescue(time.time()))  # a barrier through the supervisor's inbox
         flush_workers()
+    flush_workers()
     task = view(poisoned)
     assert (task["status"], task["attempts"]) == ("dead", 3)
     assert task["error"].startswith("worker crashed: WorkerCrashed: Crash: poison")
