@@ -58,8 +58,11 @@ keep-alive connections and reports wrk's own latency percentiles (closed
 loop: each connection sends its next request when the previous one is
 answered). Requests/s counts only 2xx answers; errors (non-2xx, socket
 errors, timeouts) are listed in the details. A {s.warmup_seconds:g} s wrk run
-warms the service up first. Workers run alongside at the default simulated
-work of 0.1 s per task, as a user's service would.
+warms the service up first. Without wrk, {s.enqueue_clients} Python client processes
+(one keep-alive connection each) do the same; they take more CPU from the
+service, so their numbers are lower and not comparable. Workers run
+alongside at the default simulated work of 0.1 s per task, as a user's
+service would.
 
 **2. Bulk enqueue.** {s.bulk_clients} client processes, each on one keep-alive
 connection, POST the same array of {s.bulk_batch:,} tasks back to back for

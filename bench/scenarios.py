@@ -67,6 +67,7 @@ class Context:
     profile_gil: bool = False  # sample only the thread holding the GIL (py-spy --gil)
     log: Callable[[str], None] = print
     round: int = 0  # with --repeat, which run of the scenario this is
+    warned_no_wrk: bool = False
 
     def stack(self, stack_cls: type[Stack], scenario: str) -> Stack:
         """The stack in a new, empty folder (a database left from before would skew it)."""
@@ -102,6 +103,25 @@ class _Profiler:
             self._proc.stop(signal.SIGINT)  # py-spy writes its file on SIGINT
 
 
+def _load(ctx: Context, base_url: str, path: str, seconds: float, connections: int,
+          body_file: Path | None = None) -> tuple[float, float, float, int]:
+    """Closed-loop load on one URL: (requests/s, p50 ms, p99 ms, errors), by wrk if installed,
+    else by Python client processes (one per connection)."""
+    if wrk.available():
+        result = wrk.run(f"{base_url}{path}", seconds, connections, post_body=body_file,
+                         threads=min(wrk.WRK_THREADS, connections))
+        return result.rate, result.p50_ms, result.p99_ms, result.errors
+    if not ctx.warned_no_wrk:
+        ctx.log("    wrk not found: using Python client processes instead")
+        ctx.warned_no_wrk = True
+    if body_file is None:
+        outcome = clients.closed_loop(base_url, "GET", path, None, 200, connections, seconds)
+    else:
+        outcome = clients.closed_loop(base_url, "POST", path, body_file.read_bytes(), 202,
+                                      connections, seconds)
+    return outcome.rate, outcome.p50_ms, outcome.p99_ms, outcome.errors
+
+
 def _task_body_file(folder: Path) -> Path:
     path = folder / "task.json"
     path.write_bytes(orjson.dumps(TASK_BODY))
@@ -115,20 +135,13 @@ def enqueue(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     try:
         stack.start(None)
         body = _task_body_file(stack.workdir)
-        url = f"{stack.base_url}/tasks"
         if sizes.warmup_seconds:
-            wrk.run(url, sizes.warmup_seconds, sizes.enqueue_clients, post_body=body)
+            _load(ctx, stack.base_url, "/tasks", sizes.warmup_seconds, sizes.enqueue_clients,
+                  body)
         profiler = _Profiler(ctx, stack, "enqueue")
         try:
-            if wrk.available():
-                result = wrk.run(url, sizes.enqueue_seconds, sizes.enqueue_clients,
-                                 post_body=body)
-                rate, p50, p99, errors = result.rate, result.p50_ms, result.p99_ms, result.errors
-            else:
-                ctx.log("    wrk not found: using the Python client processes")
-                result = clients.closed_loop(stack.base_url, "POST", "/tasks", body.read_bytes(),
-                                             202, sizes.enqueue_clients, sizes.enqueue_seconds)
-                rate, p50, p99, errors = result.rate, result.p50_ms, result.p99_ms, result.errors
+            rate, p50, p99, errors = _load(ctx, stack.base_url, "/tasks", sizes.enqueue_seconds,
+                                           sizes.enqueue_clients, body)
         finally:
             profiler.stop()
     finally:
@@ -281,7 +294,7 @@ def scale(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         empty = ctx.stack(stack_cls, "scale-empty")
         try:
             empty.start(None, hold_workers=True)
-            wrk.run(f"{empty.base_url}/tasks", max(1.0, sizes.scale_get_seconds), 1, threads=1)
+            _load(ctx, empty.base_url, "/tasks", max(1.0, sizes.scale_get_seconds), 1)
             metrics["rss_empty_mb"] = empty.service.peak_rss_bytes() / mb
         finally:
             empty.stop()
@@ -291,11 +304,11 @@ def scale(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         ctx.log(f"    seeding {sizes.scale_rows:,} queued tasks")
         stack.start(None, backlog=sizes.scale_rows, hold_workers=True)
         for key, path in SCALE_URLS.items():
-            result = wrk.run(f"{stack.base_url}{path}", sizes.scale_get_seconds, 1, threads=1)
-            if result.errors:
-                raise RuntimeError(f"GET {path}: {result.errors} errors")
-            metrics[f"{key}_p50_ms"] = result.p50_ms
-            metrics[f"{key}_p99_ms"] = result.p99_ms
+            _, p50, p99, errors = _load(ctx, stack.base_url, path, sizes.scale_get_seconds, 1)
+            if errors:
+                raise RuntimeError(f"GET {path}: {errors} errors")
+            metrics[f"{key}_p50_ms"] = p50
+            metrics[f"{key}_p99_ms"] = p99
         metrics["rss_held_mb"] = stack.service.peak_rss_bytes() / mb
     finally:
         stack.stop()
