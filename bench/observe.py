@@ -62,11 +62,19 @@ class CountWatcher:
         return self
 
     def wait(self) -> DrainObservation:
+        """Until the target is seen or the timeout passes."""
         self._thread.join(self._timeout + 10)
-        self._stop.set()
-        self._thread.join()
-        self._conn.close()
+        self.close()
         return self.observation
+
+    def close(self) -> None:
+        """Stop watching now (idempotent)."""
+        self._stop.set()
+        if self._thread.ident is not None:  # it was started
+            self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _run(self) -> None:
         seen = self.observation

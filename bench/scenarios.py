@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,8 +99,6 @@ class _Profiler:
 
     def stop(self) -> None:
         if self._proc is not None:
-            import signal
-
             self._proc.stop(signal.SIGINT)  # py-spy writes its file on SIGINT
 
 
@@ -189,6 +188,8 @@ def drain(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         finally:
             profiler.stop()
     finally:
+        for each in watcher:
+            each.close()
         stack.stop()
     if seen.count < target:
         raise RuntimeError(f"drain: only {seen.count} of {target} completed within {timeout:.0f}s")
@@ -323,6 +324,7 @@ def scale(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
             metrics["rss_drain_mb"] = stack.service.peak_rss_bytes() / mb
             metrics["scale_drain_tps"] = seen.rate
         finally:
+            watcher.close()
             stack.stop()
     return metrics
 
