@@ -37,8 +37,16 @@ logger = logging.getLogger("taskqueue")
 
 
 def _env(name: str, default, kind=str):
-    value = os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"))
-    return default if value is None else kind(value)
+    variable = ENV_PREFIX + name.upper().replace("-", "_")
+    value = os.environ.get(variable)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        # A usage error, like a bad flag: named, without a traceback, exit 2.
+        print(f"run.py: error: {variable}={value!r}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _positive_int(text: str) -> int:
@@ -157,7 +165,6 @@ def serve(args: argparse.Namespace, db) -> int:
         supervisor.ask(actors.Shutdown(0))
         supervisor.stop()
         return EXIT_SERVER_FAILED
-    logger.info("listening host=%s port=%d db=%s", args.host, args.port, args.db)
 
     stop_requested = threading.Event()
 
@@ -172,6 +179,8 @@ def serve(args: argparse.Namespace, db) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # Only now: whoever waits for this line may stop us gracefully at once.
+    logger.info("listening host=%s port=%d db=%s", args.host, args.port, args.db)
     while not stop_requested.wait(1.0):
         pass
     web.stop_server()  # no new requests; running ones finish and their commits land

@@ -67,10 +67,10 @@ def env_service(tmp_path):
         service.stop()
 
 
-def run_py(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+def run_py(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None):
     return subprocess.run(
         [sys.executable, str(REPO / "run.py"), *args], cwd=cwd, capture_output=True, text=True,
-        timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100"},
+        timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", **(env or {})},
     )
 
 
@@ -174,3 +174,18 @@ def test_a_missing_actions_module_fails_clearly(sqlite_url, tmp_path):
     assert code != 0, log
     assert "no_such_actions_module" in log, log
     assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("TASKQUEUE_PORT", "eighty"),
+    ("TASKQUEUE_WORKERS", "0"),
+    ("TASKQUEUE_SIMULATED_WORK", "-1"),
+])
+def test_a_bad_environment_variable_is_a_usage_error(tmp_path, variable, value):
+    result = run_py("migrate", "--db", f"sqlite:///{tmp_path}/tasks.db", cwd=tmp_path,
+                    env={variable: value})
+
+    assert result.returncode == 2, result
+    assert variable in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "tasks.db").exists()

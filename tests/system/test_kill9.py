@@ -107,7 +107,8 @@ def test_kill9_while_accepting_loses_no_acknowledged_task(db_url, start_service)
         acknowledged = list(accepted)
 
     # Then: every acknowledged task is stored, and a restart completes all of them
-    assert set(acknowledged) <= set(stored_tasks(db_url))
+    lost = set(acknowledged) - set(stored_tasks(db_url))
+    assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged tasks are not stored"
     restarted = start_service(db_url, "--simulated-work", "0")
     tasks = wait_until_all(restarted.base_url, acknowledged, timeout=30)
     assert {task["status"] for task in tasks.values()} == {"completed"}

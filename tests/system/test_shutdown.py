@@ -73,6 +73,20 @@ def test_stop_signal_lets_running_tasks_finish_and_exits_0(db_url, start_service
     assert "task rescued" not in restarted.log()
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_as_soon_as_the_service_listens(sqlite_url, start_service, signum):
+    # Given: a service that has just said it listens, with nothing to do
+    service = start_service(sqlite_url)
+
+    # When
+    code, _ = stop_and_time(service, signum, EXIT_MARGIN_SECONDS)
+
+    # Then: a graceful stop (not the default action of the signal), in no time
+    assert code == 0, service.log()
+    assert "stopped" in service.log()
+    assert "Traceback" not in service.log()
+
+
 def test_a_task_longer_than_the_shutdown_timeout_is_interrupted_and_runs_after_restart(
     db_url, start_service, tmp_path
 ):
@@ -147,13 +161,12 @@ def unusable_databases(tmp_path):
     a_folder.mkdir()
     not_sqlite = tmp_path / "not-sqlite.db"
     not_sqlite.write_bytes(b"this is not a SQLite database\n" * 200)
+    port = free_port()  # nothing listens there
     return {
         "parent-is-a-file": (f"sqlite:///{not_a_folder}/tasks.db", "a-file"),
         "path-is-a-folder": (f"sqlite:///{a_folder}", "unable to open"),
         "not-a-sqlite-file": (f"sqlite:///{not_sqlite}", "not a database"),
-        "no-postgresql-there": (
-            f"postgresql://postgres@127.0.0.1:{free_port()}/nothing", "refused"
-        ),
+        "no-postgresql-there": (f"postgresql://postgres@127.0.0.1:{port}/nothing", str(port)),
         "unknown-scheme": ("mysql://root@localhost/tasks", "mysql"),
     }
 

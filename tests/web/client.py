@@ -8,6 +8,7 @@ raised, so a test can assert on them.
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 import uuid
@@ -159,3 +160,12 @@ def wait_until_all(
         return f"{len(wanted)} tasks to be {statuses}; last seen: {counts}"
 
     return wait_for(reached, timeout, progress)
+
+
+def wait_for_log(service: Any, pattern: str, timeout: float = WAIT_TIMEOUT_SECONDS) -> re.Match:
+    """Wait until the service's log (copied to a file by a reader thread, so a line can
+    trail the HTTP answer that follows it) matches the regular expression ``pattern``."""
+    return wait_for(
+        lambda: re.search(pattern, service.log()), timeout,
+        lambda: f"{pattern!r} in the log:\n{service.log()}",
+    )

@@ -61,6 +61,13 @@ def test_invalid_json(service, body):
     assert_json_error(response, 400, "invalid JSON")
 
 
+def test_repeated_key(service):
+    body = b'{"action": "bad", "action": "worse"}'
+    response = request(service.base_url, "POST", "/tasks", body, JSON)
+    error = assert_json_error(response, 400)
+    assert error.startswith("invalid JSON"), error
+
+
 def test_no_body_at_all(service):
     response = request(service.base_url, "POST", "/tasks", None, JSON)
     assert_json_error(response, 400, "invalid JSON")

@@ -18,6 +18,7 @@ from .client import (
     post_json,
     request,
     submit,
+    wait_for_log,
     wait_for_status,
     wait_until_all,
 )
@@ -74,6 +75,11 @@ def test_reference_curl_session(db_url, start_service):
     }
     assert task["node"] == f"{socket.gethostname()}:{service.process.pid}"
 
+    # And: the log has a line per event, with its fields
+    wait_for_log(service, rf"processing task task_id={task_id} action=uppercase attempt=1\b")
+    wait_for_log(service, rf"task completed task_id={task_id} action=uppercase .*duration_ms=")
+    assert "migration complete" in service.log()
+
     # When: curl /tasks
     response = request(service.base_url, "GET", "/tasks")
 
@@ -122,9 +128,8 @@ def test_builtin_actions_and_a_failing_task_ending_dead(db_url, start_service):
     assert dead["result"] is None
     assert isinstance(dead["error"], str) and "'x'" in dead["error"], dead["error"]
     assert dead["processed_at"] >= dead["created_at"]
-    log = service.log()
-    assert re.search(rf"task failed task_id={failing} .*attempt=1\b", log), log
-    assert re.search(rf"task failed task_id={failing} .*attempt=2\b", log), log
+    wait_for_log(service, rf"task failed task_id={failing} .*attempt=1\b")
+    wait_for_log(service, rf"task failed task_id={failing} .*attempt=2\b")
 
     # And: each state lists exactly its tasks
     assert list_tasks(service.base_url, status="dead") == {"tasks": [dead], "count": 1}
