@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
            "seconds between polls for due retries and other nodes' tasks")
     option("--shutdown-timeout", _non_negative_float, DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
            "seconds a stop waits for running tasks to finish")
-    option("--node-name", str, "", "name shown as a task's node (default: host:pid)")
+    option("--node-name", str, "", "name shown as a task's node; empty means host:pid")
     option("--threads", _positive_int, web.DEFAULT_THREADS, "HTTP request threads")
     option("--max-body", _positive_int, web.DEFAULT_MAX_BODY_BYTES,
            "largest request body accepted, in bytes")
@@ -137,7 +137,7 @@ def migrate_only(db) -> int:
     try:
         applied = models.migrate(db)
     except models.MigrationError as exc:
-        print(f"migration failed: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)  # the message starts "migration failed: …"
         return EXIT_MIGRATION_FAILED
     print(f"migration complete: applied {applied or 'nothing'}, "
           f"schema version {models.LATEST_VERSION}")
@@ -150,7 +150,7 @@ def serve(args: argparse.Namespace, db) -> int:
     try:
         service = supervisor.ask(actors.Boot(), timeout=BOOT_TIMEOUT_SECONDS)
     except models.MigrationError as exc:
-        logger.error("migration failed: %s", exc)
+        logger.error("%s", exc)
         supervisor.stop()
         return EXIT_MIGRATION_FAILED
     intake = models.Intake(max_queued=args.max_queued)

@@ -16,6 +16,7 @@ DEFAULT_POLL_INTERVAL_SECONDS = 0.5  # fallback for due retries and for other no
 DEFAULT_RESCUE_INTERVAL_SECONDS = 1.0
 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0  # how long a stop waits for running tasks
 MAX_FLUSH_BATCH = 64  # completions a worker commits in one transaction at most
+MAX_FLUSH_DELAY_SECONDS = 0.01  # longest a finished task waits for its batch's commit
 PERSIST_RETRY_SECONDS = 0.5  # a worker whose commit failed tries again this often
 
 

@@ -12,7 +12,7 @@ import pykka
 import models
 
 from .actions import ActionRegistry
-from .config import MAX_FLUSH_BATCH, PERSIST_RETRY_SECONDS, QueueConfig
+from .config import MAX_FLUSH_BATCH, MAX_FLUSH_DELAY_SECONDS, PERSIST_RETRY_SECONDS, QueueConfig
 from .log import log_event
 from .messages import Flush, RunTask, TasksFinished, WorkerDied
 
@@ -38,8 +38,9 @@ class Worker(pykka.ThreadingActor):
     back every other task this worker held.
 
     Outcomes are committed in batches: after a task, the worker commits when
-    its inbox is empty or ``MAX_FLUSH_BATCH`` outcomes wait, then tells the
-    dispatcher which tasks are settled. If the database refuses the commit
+    its inbox is empty, ``MAX_FLUSH_BATCH`` outcomes wait, or the oldest has
+    waited ``MAX_FLUSH_DELAY_SECONDS`` (so slow tasks commit one by one and
+    fast ones share a commit), then tells the dispatcher which are settled. If the database refuses the commit
     (locked, read-only, disconnected), the outcomes stay pending and the
     worker tries again every ``PERSIST_RETRY_SECONDS``; meanwhile the tasks
     stay ``running`` under this process's lease. A crash before the commit
@@ -69,6 +70,7 @@ class Worker(pykka.ThreadingActor):
         self._failed: list[tuple[models.ClaimedTask, str]] = []  # with error text
         self._unstarted: list[models.ClaimedTask] = []  # skipped because we are stopping
         self._retry_timer: threading.Timer | None = None
+        self._pending_since: float | None = None  # monotonic time of the oldest uncommitted outcome
 
     def on_receive(self, message: object) -> object:
         """Runs in the worker's thread, one message at a time."""
@@ -78,8 +80,7 @@ class Worker(pykka.ThreadingActor):
                     self._unstarted.append(task)
                 else:
                     self._run(task)
-                pending = len(self._completed) + len(self._failed)
-                if self.actor_inbox.empty() or pending >= MAX_FLUSH_BATCH:
+                if self._flush_due():
                     self._flush()
             case Flush():
                 self._flush()
@@ -110,6 +111,16 @@ class Worker(pykka.ThreadingActor):
         log_event("task completed", task_id=task.id, action=task.action, attempt=task.attempts,
                   duration_ms=(time.perf_counter() - started) * 1000)
 
+    def _flush_due(self) -> bool:
+        pending = len(self._completed) + len(self._failed)
+        if pending and self._pending_since is None:
+            self._pending_since = time.monotonic()
+        return (
+            self.actor_inbox.empty()
+            or pending >= MAX_FLUSH_BATCH
+            or (pending > 0 and time.monotonic() - self._pending_since >= MAX_FLUSH_DELAY_SECONDS)
+        )
+
     def _flush(self) -> None:
         """Commit pending outcomes; on a database error keep them and retry later."""
         settled: list[str] = []
@@ -133,6 +144,7 @@ class Worker(pykka.ThreadingActor):
                 models.release(self._unstarted)
                 settled += [task.id for task in self._unstarted]
                 self._unstarted = []
+            self._pending_since = None
         except models.StorageError as exc:
             models.discard_connection()
             log_event("persist failed", logging.WARNING, worker=self.index, error=repr(exc),

@@ -17,22 +17,32 @@ TASK_FIELDS = ("action", "data")
 
 
 def parse_json(body: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity, no repeated keys, not nested too deeply
-    (orjson stops at 1,024 levels, Python's parser a little sooner)."""
+    """Strict JSON: UTF-8, no NaN or Infinity, no repeated keys, integers within
+    64 bits, not nested too deeply (orjson stops at 1,024 levels, Python's
+    parser a little sooner)."""
     if not body.strip():
         raise InvalidInput("invalid JSON")
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput("invalid JSON") from exc
-    if b'"' in body:
-        # orjson keeps the last of repeated keys; which one the client meant is
-        # ambiguous, so refuse. The standard parser reports each object's pairs.
-        try:
-            json.loads(body, object_pairs_hook=_refuse_repeated_keys)
-        except RecursionError as exc:  # deeper than the standard parser goes
-            raise InvalidInput("invalid JSON: nested too deeply") from exc
+    # orjson keeps the last of repeated keys and turns integers past 64 bits
+    # into floats, silently changing what was sent. The standard parser,
+    # run second, reports each object's pairs and each integer as written.
+    try:
+        json.loads(body, object_pairs_hook=_refuse_repeated_keys, parse_int=_int_within_64_bits)
+    except RecursionError as exc:  # deeper than the standard parser goes
+        raise InvalidInput("invalid JSON: nested too deeply") from exc
     return parsed
+
+
+def _int_within_64_bits(text: str) -> int:
+    if len(text) > 20:
+        raise InvalidInput("invalid JSON: integer out of the 64-bit range")
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise InvalidInput("invalid JSON: integer out of the 64-bit range")
+    return value
 
 
 def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

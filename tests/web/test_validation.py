@@ -33,8 +33,15 @@ def test_deep_objects_are_refused_not_crashed_on():
         parse_json(body)
 
 
-def test_big_numbers_parse():
-    assert parse_json(b'{"n": 123456789012345678901234567890}')["n"] == pytest.approx(1.2345e29, rel=1e-3)
+def test_integers_are_kept_exactly_or_refused():
+    assert parse_json(b'{"n": 18446744073709551615, "m": -9223372036854775808}') == {
+        "n": 2**64 - 1, "m": -(2**63),
+    }
+    assert parse_json(b'{"x": 1.5e300}') == {"x": 1.5e300}
+    for body in (b'{"n": 123456789012345678901234567890}', b"[18446744073709551616]",
+                 b"[-9223372036854775809]"):
+        with pytest.raises(InvalidInput, match="integer out of the 64-bit range"):
+            parse_json(body)
 
 
 @pytest.mark.parametrize(("item", "message"), [
