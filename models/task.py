@@ -155,12 +155,17 @@ def claim(owner: str, node: str, limit: int, now: float, lease_seconds: float) -
         return []
     db = database.obj
     p = db.param
-    lock = " FOR UPDATE SKIP LOCKED" if is_postgresql(db) else ""
+    if is_postgresql(db):
+        source, lock = "tasks", " FOR UPDATE SKIP LOCKED"
+    else:
+        # Without statistics SQLite prefers the status index and sorts the whole
+        # backlog on every claim; the partial index reads just LIMIT rows.
+        source, lock = "tasks INDEXED BY tasks_due", ""
     token = uuid.uuid4().hex
     cursor = db.execute_sql(
         f"UPDATE tasks SET status = 'running', attempts = attempts + 1, claim_token = {p}, "
         f"lease_owner = {p}, node = {p}, lease_expires_at = {p} "
-        f"WHERE id IN (SELECT id FROM tasks "
+        f"WHERE id IN (SELECT id FROM {source} "
         f"WHERE status IN ('queued', 'retrying') AND run_at <= {p} "
         f"ORDER BY run_at, enqueued_ns LIMIT {p}{lock}) "
         f"RETURNING id, action, payload, attempts, run_at, enqueued_ns",
