@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,8 +18,9 @@ from pathlib import Path
 from bench import document, machine, procs, report, scenarios, wrk
 from bench.stacks import STACKS
 
-RESULTS_DIR = procs.REPO / "bench" / "results"  # git-ignored: raw numbers, partial reports
-FULL_REPORT = procs.REPO / "BENCHMARKS.md"
+# git-ignored: raw numbers, partial reports (a --snapshot run writes to the original's)
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", procs.REPO / "bench" / "results"))
+FULL_REPORT = Path(os.environ.get("BENCH_FULL_REPORT", procs.REPO / "BENCHMARKS.md"))
 OTHER_LOAD_WARNING_CORES = 0.1
 
 
@@ -52,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile-gil", action="store_true",
                         help="with --profile: sample only the thread holding the GIL (where "
                         "Python code burns CPU) instead of every thread that is not idle")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="measure the committed code: run from a clean copy of HEAD "
+                        "(git archive), so that edits to the working tree during the run "
+                        "change nothing; the report still goes to this checkout")
     parser.add_argument("--ours-arg", action="append", default=[], metavar="ARG",
                         help="extra flag for run.py, repeatable (e.g. --ours-arg=--threads=32)")
     return parser
@@ -78,6 +85,32 @@ def _wait_quiet(limit_seconds: float) -> None:
           flush=True)
 
 
+def _run_snapshot(argv: list[str], output: Path) -> int:
+    """Run this same command from a clean ``git archive HEAD`` copy, then delete the copy."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=procs.REPO,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    source = Path(tempfile.mkdtemp(prefix="taskqueue-bench-src-"))
+    try:
+        archive = subprocess.Popen(["git", "archive", "HEAD"], cwd=procs.REPO,
+                                   stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", str(source)], stdin=archive.stdout, check=True)
+        archive.stdout.close()
+        if archive.wait() != 0:
+            raise SystemExit("git archive HEAD failed")
+        child_argv = [arg for arg in argv if arg != "--snapshot"]
+        print(f"measuring commit {commit} from a clean copy in {source}", flush=True)
+        env = {**os.environ, "BENCH_RESULTS_DIR": str(RESULTS_DIR.resolve()),
+               "BENCH_FULL_REPORT": str(output.resolve()),
+               "BENCH_COMMIT": f"{commit} (clean copy of HEAD, --snapshot)"}
+        env.pop("PYTHONPATH", None)
+        code = (f"import sys; sys.path.insert(0, {str(source)!r}); "
+                f"from bench.cli import main; sys.exit(main({child_argv!r}))")
+        # The copy's modules come first; the command keeps this directory for its paths.
+        return subprocess.run([sys.executable, "-c", code], env=env).returncode
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     only = _choices(args.only, scenarios.SCENARIOS, "scenario")
@@ -88,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     complete = not args.quick and set(only) == set(scenarios.SCENARIOS) \
         and set(stack_names) == set(STACKS) and not args.ours_arg and args.profile is None
     output = args.output or (FULL_REPORT if complete else RESULTS_DIR / "BENCHMARKS-partial.md")
+    if args.snapshot:
+        return _run_snapshot(sys.argv[1:] if argv is None else argv, output)
     if not wrk.available():
         print("note: wrk is not installed (apt-get install wrk); enqueue uses Python clients",
               file=sys.stderr)

@@ -134,8 +134,9 @@ def describe(workdir: Path, load_before: str) -> dict[str, str]:
         cores = os.cpu_count() or 0
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": (_git("rev-parse", "--short", "HEAD") or "unknown")
-        + (" (core files modified)" if dirty else ""),
+        "commit": os.environ.get("BENCH_COMMIT")
+        or (_git("rev-parse", "--short", "HEAD") or "unknown")
+        + (" (with uncommitted changes to the core files)" if dirty else ""),
         "cpu": _cpu_model(),
         "cores": str(cores),
         "ram": f"{_memory_gib():.1f} GiB",
