@@ -2,7 +2,7 @@
 
 Run it from the repository root::
 
-    python -m bench             # the full run (about 10 minutes on 2 cores)
+    python -m bench             # the full run (about 5 minutes on 2 cores)
     python -m bench --quick     # scaled down, under a minute
     python -m bench --only drain --stacks ours   # one scenario, e.g. under a profiler
 

@@ -101,7 +101,8 @@ def _run_snapshot(argv: list[str], output: Path) -> int:
         print(f"measuring commit {commit} from a clean copy in {source}", flush=True)
         env = {**os.environ, "BENCH_RESULTS_DIR": str(RESULTS_DIR.resolve()),
                "BENCH_FULL_REPORT": str(output.resolve()),
-               "BENCH_COMMIT": f"{commit} (clean copy of HEAD, --snapshot)"}
+               "BENCH_COMMIT": f"{commit} (clean copy of HEAD, --snapshot)",
+               "BENCH_SNAPSHOT": "1"}
         env.pop("PYTHONPATH", None)
         code = (f"import sys; sys.path.insert(0, {str(source)!r}); "
                 f"from bench.cli import main; sys.exit(main({child_argv!r}))")

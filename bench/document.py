@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from bench import report
 from bench.scenarios import Sizes
@@ -22,8 +23,10 @@ def _methods(s: Sizes) -> str:
 
 Each scenario starts the stack afresh in its own folder, measures, then stops
 every process it started by PID. The scenarios run one stack at a time, in the
-order ours, Huey, Celery, so no two stacks share the CPU. The load generator
-runs on the same 2 cores as the service under test, as the targets assume.
+order ours, Huey, Celery, so no two stacks share the CPU; with `--repeat N` the
+rounds go round the stacks in turn (so drift on the machine hits each alike)
+and the table shows the medians. The load generator runs on the same 2 cores
+as the service under test, as the targets assume.
 
 **The stacks.**
 - *ours* is started as users start it: `python run.py --port P --db
@@ -132,6 +135,10 @@ def _command(args: argparse.Namespace) -> str:
         parts.append(f"--stacks {args.stacks}")
     if args.repeat > 1:
         parts.append(f"--repeat {args.repeat}")
+    if args.wait_quiet:
+        parts.append(f"--wait-quiet {args.wait_quiet:g}")
+    if os.environ.get("BENCH_SNAPSHOT"):
+        parts.append("--snapshot")
     parts += [f"--ours-arg={arg}" for arg in args.ours_arg]
     return " ".join(parts)
 
@@ -153,7 +160,8 @@ This service against Huey and Celery, measured in one run on one machine
 
 ```
 pip install -e '.[bench]' && apt-get install -y wrk redis-server
-python -m bench                 # full run, writes BENCHMARKS.md (about 10 minutes)
+python -m bench                 # full run, writes BENCHMARKS.md (about 5 minutes)
+python -m bench --snapshot --repeat 3   # medians of 3, on a clean copy of HEAD
 python -m bench --quick         # scaled down, under a minute, writes bench/results/
 python -m bench --only drain --stacks ours            # one scenario, one stack
 python -m bench --only enqueue --repeat 3             # medians of 3 rounds
@@ -161,7 +169,9 @@ python -m bench --only enqueue,drain --stacks ours --profile bench/results/profi
 python -m bench.hotspots bench/results/profile/drain.txt
 ```
 
-`--ours-arg=--threads=32` passes a flag to `run.py`; `--keep` keeps every
+`--snapshot` runs everything from a clean `git archive HEAD` copy, so that
+edits to the working tree during the run cannot change the code measured
+halfway. `--ours-arg=--threads=32` passes a flag to `run.py`; `--keep` keeps every
 database and log; `--wait-quiet 60` waits (up to 60 s) before each run until
 no other program is using the CPU, for machines shared with test runs.
 Raw numbers of the last run: `bench/results/latest.json`.
@@ -187,7 +197,9 @@ should stay near 0, or the load generator was the bottleneck).
 `*_other_load_cores` is how many cores *other* programs on the machine kept
 busy during that scenario (the CPU time of every user process that is not
 the benchmark or one it started, children included); above about 0.1 the
-numbers of that run are disturbed.
+numbers of that run are disturbed. It is approximate: a process's children
+count when it reaps them, so a test runner that reaps a long-lived child
+shows up as a burst.
 
 {report.details(runs)}
 """
