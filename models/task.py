@@ -128,6 +128,11 @@ def new_task(action: str, data: dict[str, Any], now_ns: int | None = None) -> di
     }
 
 
+_INSERT_COLUMNS = (
+    "id", "payload", "status", "created_at", "action", "attempts", "enqueued_ns", "run_at",
+)
+
+
 def enqueue(rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (from ``new_task``) as ``queued`` in one transaction.
 
@@ -135,9 +140,17 @@ def enqueue(rows: Sequence[dict[str, Any]]) -> None:
     transaction notifies every node's listener, so idle nodes wake at once.
     """
     db = database.obj
+    row_marks = "(" + ", ".join([db.param] * len(_INSERT_COLUMNS)) + ")"
     with db.atomic():
         for start in range(0, len(rows), INSERT_CHUNK_ROWS):
-            Task.insert_many(rows[start:start + INSERT_CHUNK_ROWS]).execute()
+            chunk = rows[start:start + INSERT_CHUNK_ROWS]
+            # One multi-row INSERT per chunk, built by hand: Peewee's query
+            # builder spent ~150 µs per row here, more than the commit.
+            db.execute_sql(
+                f"INSERT INTO tasks ({', '.join(_INSERT_COLUMNS)}) VALUES "
+                + ", ".join([row_marks] * len(chunk)),
+                [row[column] for row in chunk for column in _INSERT_COLUMNS],
+            )
         if is_postgresql(db):
             db.execute_sql("SELECT pg_notify(%s, '')", (PG_NOTIFY_CHANNEL,))
 

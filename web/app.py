@@ -58,6 +58,10 @@ def build_app(
         "request.error_response": json_unexpected_error,
         "request.show_tracebacks": False,
         "request.show_mismatched_params": False,
+        # Handlers return encoded JSON bytes and paths have no trailing-slash
+        # variants: two tools that would otherwise run on every request.
+        "tools.encode.on": False,
+        "tools.trailing_slash.on": False,
     }
     config = {
         "/": common,
