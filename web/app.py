@@ -11,6 +11,7 @@ import models
 
 from .errors import error_body, json_error_page, json_unexpected_error
 from .openapi import build_document
+from .protocol_errors import use_json_protocol_errors
 from .tasks import DEFAULT_MAX_BODY_BYTES, TasksResource
 
 DEFAULT_HOST = "127.0.0.1"
@@ -111,6 +112,9 @@ def start_server(
         "log.screen": False,
         "environment": "production",
     })
+    server = cherrypy.server
+    server.httpserver, server.bind_addr = server.httpserver_from_self()
+    use_json_protocol_errors(server.httpserver)
     try:
         cherrypy.engine.start()
     except Exception as exc:  # e.g. the port is taken: CherryPy has already logged why

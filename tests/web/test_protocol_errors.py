@@ -1,0 +1,57 @@
+"""Requests so malformed that the HTTP server answers them itself still get JSON errors."""
+
+from __future__ import annotations
+
+import socket
+
+import orjson
+import pytest
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[str, str], bytes]:
+    """Send raw bytes; return the status line, headers and body of the reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = {}
+    for line in lines:
+        key, _, value = line.decode("latin-1").partition(":")
+        headers[key.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    from tests.conftest import ServiceProcess
+
+    folder = tmp_path_factory.mktemp("protocol")
+    process = ServiceProcess(f"sqlite:///{folder}/tasks.db", folder / "service.log").start()
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(("request_bytes", "message"), [
+    (b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
+    (b"GARBAGE\r\n\r\n", "Request-Line"),
+    (b"GET /tasks HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "header"),
+])
+def test_malformed_requests_get_a_json_400(service, request_bytes, message):
+    status, headers, body = raw_exchange(service.port, request_bytes)
+    assert status.startswith(b"HTTP/1.1 400")
+    assert headers["content-type"] == "application/json"
+    error = orjson.loads(body)["error"]
+    assert message.lower() in error.lower()
+
+
+def test_the_service_still_serves_afterwards(service):
+    status, headers, body = raw_exchange(
+        service.port,
+        b"GET /tasks?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert status.startswith(b"HTTP/1.1 200")
+    assert orjson.loads(body)["count"] == 0
