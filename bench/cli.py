@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from bench.stacks import STACKS
 # git-ignored: raw numbers, partial reports (a --snapshot run writes to the original's)
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", procs.REPO / "bench" / "results"))
 FULL_REPORT = Path(os.environ.get("BENCH_FULL_REPORT", procs.REPO / "BENCHMARKS.md"))
-OTHER_LOAD_WARNING_CORES = 0.1
+OTHER_LOAD_WARNING_CORES = report.OTHER_LOAD_LIMIT_CORES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = scenarios.Context(sizes=sizes, workdir=workdir, ours_args=tuple(args.ours_arg),
                             profile_dir=args.profile, profile_gil=args.profile_gil,
                             log=lambda line: print(line, flush=True))
-    runs: dict[str, dict[str, list[float]]] = {name: {} for name in stack_names}
+    runs: report.Runs = {name: {} for name in stack_names}
     failures: list[str] = []
     started = time.monotonic()
     load_before = machine.load_average()
@@ -170,8 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"    FAILED: {exc}", flush=True)
                         traceback.print_exc()
                         continue
-                    for key, value in values.items():
-                        runs[name].setdefault(key, []).append(value)
+                    runs[name].setdefault(scenario, []).append(values)
                     print("    " + ", ".join(f"{k}={v:,.1f}" for k, v in values.items()),
                           flush=True)
     except KeyboardInterrupt:
@@ -180,14 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.stop_all()
     elapsed = time.monotonic() - started
-    results = {name: {key: statistics.median(values) for key, values in by_key.items()}
-               for name, by_key in runs.items()}
+    results, disturbed = report.summarize(runs)
 
     info = machine.describe(workdir, load_before)
-    rows = report.table(results, sizes)
+    rows = report.table(results, sizes, disturbed)
     print()
     print(report.plain(rows))
-    print("\n(ratios: above 1× means ours is better, for throughput and for latency alike)")
+    print("\n(ratios: above 1× means ours is better, for throughput and for latency alike;"
+          f"\n {report.DISTURBED.strip()} = every round of it ran while other programs used "
+          "the CPU)")
     for failure in failures:
         print(f"FAILED {failure}")
 

@@ -25,8 +25,11 @@ Each scenario starts the stack afresh in its own folder, measures, then stops
 every process it started by PID. The scenarios run one stack at a time, in the
 order ours, Huey, Celery, so no two stacks share the CPU; with `--repeat N` the
 rounds go round the stacks in turn (so drift on the machine hits each alike)
-and the table shows the medians. The load generator runs on the same 2 cores
-as the service under test, as the targets assume.
+and the table shows the medians of the rounds that no other program
+disturbed (see `*_other_load_cores` below); a value marked `*` had no such
+round, so it is the median of disturbed rounds and not to be trusted. The
+load generator runs on the same 2 cores as the service under test, as the
+targets assume.
 
 **The stacks.**
 - *ours* is started as users start it: `python run.py --port P --db
@@ -190,7 +193,8 @@ Raw numbers of the last run: `bench/results/latest.json`.
 ## Every number
 
 Every value each stack produced, one per round when run with `--repeat N`
-(separated by " / "); the table above shows the medians. `*_errors` are
+(separated by " / "); the table above shows the medians (of the
+undisturbed rounds, where there are any). `*_errors` are
 non-2xx answers and socket errors; `e2e_lost` are tasks not seen completed;
 `e2e_send_lag_p99_ms` is how late the sender was against its schedule (it
 should stay near 0, or the load generator was the bottleneck).

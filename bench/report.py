@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from bench.scenarios import Sizes
 
 HIGHER, LOWER = "higher", "lower"
+OTHER_LOAD_LIMIT_CORES = 0.1  # other programs busier than this during a run disturb it
+DISTURBED = " *"
+
+# runs[stack][scenario] is one dict of metrics per round.
+Runs = dict[str, dict[str, list[dict[str, float]]]]
+
+
+def summarize(runs: Runs) -> tuple[dict[str, dict[str, float]], set[tuple[str, str]]]:
+    """Medians per stack and metric, over the rounds no other program disturbed when there
+    are any; and the (stack, metric) pairs that had only disturbed rounds."""
+    results: dict[str, dict[str, float]] = {}
+    disturbed: set[tuple[str, str]] = set()
+    for stack, by_scenario in runs.items():
+        results[stack] = {}
+        for scenario, rounds in by_scenario.items():
+            quiet = [r for r in rounds
+                     if r.get(f"{scenario}_other_load_cores", 0.0) < OTHER_LOAD_LIMIT_CORES]
+            for key in {key for r in rounds for key in r}:
+                values = [r[key] for r in (quiet or rounds) if key in r]
+                results[stack][key] = statistics.median(values)
+                if not quiet:
+                    disturbed.add((stack, key))
+    return results, disturbed
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,8 @@ def _met(metric: Metric, ours: float | None, vs_huey: float | None,
     return "yes" if all(checks) else "no"
 
 
-def table(results: dict, sizes: Sizes) -> list[list[str]]:
+def table(results: dict, sizes: Sizes,
+          disturbed: set[tuple[str, str]] = frozenset()) -> list[list[str]]:
     header = ["what", "unit", "ours", "Huey", "Celery", "ours vs Huey", "ours vs Celery",
               "target (ours)", "met"]
     rows = [header]
@@ -106,9 +131,11 @@ def table(results: dict, sizes: Sizes) -> list[list[str]]:
             continue
         vs_huey = _advantage(metric, ours, huey)
         vs_celery = _advantage(metric, ours, celery)
+        cells = [_fmt(value, metric.digits)
+                 + (DISTURBED if (stack, metric.key) in disturbed else "")
+                 for stack, value in (("ours", ours), ("huey", huey), ("celery", celery))]
         rows.append([
-            metric.label, metric.unit, _fmt(ours, metric.digits), _fmt(huey, metric.digits),
-            _fmt(celery, metric.digits),
+            metric.label, metric.unit, *cells,
             "—" if vs_huey is None else f"{vs_huey:.2f}×",
             "—" if vs_celery is None else f"{vs_celery:.2f}×",
             _target_text(metric), _met(metric, ours, vs_huey, vs_celery),
@@ -139,13 +166,19 @@ def _number(value: float) -> str:
     return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
-def details(runs: dict[str, dict[str, list[float]]]) -> str:
+def details(runs: Runs) -> str:
     """Every number each stack produced (errors, losses, generator lag), every round of it."""
-    keys = sorted({key for values in runs.values() for key in values})
-    stacks = [stack for stack in ("ours", "huey", "celery") if stack in runs]
+    flat: dict[str, dict[str, list[float]]] = {}
+    for stack, by_scenario in runs.items():
+        for rounds in by_scenario.values():
+            for r in rounds:
+                for key, value in r.items():
+                    flat.setdefault(stack, {}).setdefault(key, []).append(value)
+    keys = sorted({key for values in flat.values() for key in values})
+    stacks = [stack for stack in ("ours", "huey", "celery") if stack in flat]
     rows = [["metric", *stacks]]
     for key in keys:
-        cells = [" / ".join(_number(v) for v in runs[stack].get(key, [])) or "—"
+        cells = [" / ".join(_number(v) for v in flat[stack].get(key, [])) or "—"
                  for stack in stacks]
         rows.append([key, *cells])
     return markdown(rows)
