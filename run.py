@@ -180,7 +180,7 @@ def serve(args: argparse.Namespace, db) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     # Only now: whoever waits for this line may stop us gracefully at once.
-    logger.info("listening host=%s port=%d db=%s", args.host, args.port, args.db)
+    logger.info("listening host=%s port=%d db=%s", args.host, args.port, models.redact(args.db))
     while not stop_requested.wait(1.0):
         pass
     web.stop_server()  # no new requests; running ones finish and their commits land

@@ -7,6 +7,7 @@ from .database import (
     discard_connection,
     is_postgresql,
     open_database,
+    redact,
 )
 from .errors import (
     InvalidInput,
@@ -51,5 +52,5 @@ __all__ = [
     "MigrationError", "PayloadTooLarge", "Task", "TaskNotFound", "TaskQueueError", "Unavailable",
     "claim", "complete_many", "count_backlog", "count_by_status", "database", "discard_connection", "enqueue", "fail", "get_task",
     "heartbeat", "is_postgresql", "lease_owners", "list_tasks", "migrate", "new_task",
-    "open_database", "release", "rescue", "retry_delay_seconds",
+    "open_database", "redact", "release", "rescue", "retry_delay_seconds",
 ]

@@ -9,6 +9,7 @@ timeout makes writers wait for each other instead of failing with
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 from peewee import Database, DatabaseProxy, PeeweeException, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import parse
@@ -58,6 +59,15 @@ def open_database(url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SE
         raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
     database.initialize(db)
     return db
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def is_postgresql(db: Database) -> bool:
