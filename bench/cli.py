@@ -113,6 +113,10 @@ def _run_snapshot(argv: list[str], output: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Children run in the repository (or its snapshot): paths must not depend on the cwd.
+    for name in ("output", "workdir", "profile"):
+        if getattr(args, name) is not None:
+            setattr(args, name, getattr(args, name).resolve())
     only = _choices(args.only, scenarios.SCENARIOS, "scenario")
     stack_names = _choices(args.stacks, STACKS, "stack")
     sizes = scenarios.QUICK if args.quick else scenarios.FULL
