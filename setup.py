@@ -19,6 +19,7 @@ setup(
             "pytest>=8.0",
             "pytest-timeout>=2.2",
             "hypothesis>=6.100",
+            "schemathesis>=4.0",  # tests/web/test_openapi.py uses the 4.x Python API
         ],
         "bench": [
             "huey>=2.5",

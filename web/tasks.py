@@ -7,6 +7,8 @@ from typing import Any
 import cherrypy
 import orjson
 import pykka
+from cheroot.errors import MaxSizeExceeded
+from cheroot.server import ChunkedRFile
 
 import models
 from actors import Wake
@@ -15,6 +17,9 @@ from .errors import UnsupportedMediaType, respond_with_error
 from .validation import check_batch, check_limit, check_status, check_task, parse_json
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A chunked body may spend on chunk headers up to three times its data (one-byte
+# chunks); past that the body is refused without reading the rest.
+CHUNKED_READ_FACTOR = 4
 JSON_MEDIA_TYPES = ("application/json",)
 
 
@@ -32,6 +37,15 @@ def _json(value: Any, status: int = 200) -> bytes:
     response.status = status
     response.headers["Content-Type"] = "application/json"
     return orjson.dumps(value)
+
+
+def _new_task(action: str, data: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """``models.new_task``, refusing data nested deeper than orjson writes (it parses
+    1,024 levels but writes only 254): such a task could never be stored."""
+    try:
+        return models.new_task(action, data)
+    except orjson.JSONEncodeError as exc:
+        raise models.InvalidInput(f"{where}data nested too deeply") from exc
 
 
 def _handles_errors(handler):
@@ -76,9 +90,10 @@ class TasksResource:
             raise cherrypy.HTTPError(405)
         parsed = parse_json(self._read_body())
         if isinstance(parsed, list):
-            rows = [models.new_task(action, data) for action, data in check_batch(parsed)]
+            rows = [_new_task(action, data, f"task {index}: ")
+                    for index, (action, data) in enumerate(check_batch(parsed))]
         elif isinstance(parsed, dict):
-            rows = [models.new_task(*check_task(parsed))]
+            rows = [_new_task(*check_task(parsed))]
         else:
             raise models.InvalidInput("body must be a JSON object, or an array of them")
         self._intake.accept(rows)
@@ -96,6 +111,8 @@ class TasksResource:
     def GET(self, *path: str, **params: Any) -> bytes:
         """``/tasks`` lists newest first (``?status=``, ``?limit=``); ``/tasks/{id}`` shows one."""
         if len(path) == 1:
+            if "\x00" in path[0]:  # no id holds one, and PostgreSQL refuses it in a query
+                raise models.TaskNotFound("task not found")
             return _json(_view(models.get_task(path[0])))
         if path:
             raise models.TaskNotFound("not found")
@@ -119,7 +136,21 @@ class TasksResource:
                 raise models.PayloadTooLarge(
                     f"request body over {self._max_body_bytes} bytes"
                 )
-        body = request.rfile.read(self._max_body_bytes + 1)
+        rfile = request.rfile
+        if isinstance(rfile, ChunkedRFile):
+            # A chunk is read whole before any of it is returned: bound what the
+            # chunk headers may announce, or a chunk "1 GB long" would be waited for.
+            rfile.maxlen = CHUNKED_READ_FACTOR * (self._max_body_bytes + 1)
+        try:
+            body = rfile.read(self._max_body_bytes + 1)
+        except (MaxSizeExceeded, OSError, ValueError) as exc:
+            # The stream is no longer at a request boundary: do not reuse it.
+            cherrypy.serving.response.headers["Connection"] = "close"
+            if isinstance(exc, MaxSizeExceeded) or "Too Large" in str(exc):
+                raise models.PayloadTooLarge(
+                    f"request body over {self._max_body_bytes} bytes"
+                ) from exc
+            raise models.InvalidInput(f"request body could not be read: {exc}") from exc
         if len(body) > self._max_body_bytes:
             raise models.PayloadTooLarge(f"request body over {self._max_body_bytes} bytes")
         return body

@@ -67,6 +67,8 @@ def check_task(item: Any) -> tuple[str, dict[str, Any]]:
         raise InvalidInput("action must be a string")
     if len(action) > MAX_ACTION_LENGTH:
         raise InvalidInput(f"action must be at most {MAX_ACTION_LENGTH} characters")
+    if "\x00" in action:  # PostgreSQL text cannot hold it: the insert would fail as a 503
+        raise InvalidInput("action must not contain the character U+0000")
     data = item.get("data")
     if data is None:
         data = {}

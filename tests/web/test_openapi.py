@@ -1,0 +1,459 @@
+"""The OpenAPI document, schemathesis and hypothesis against the real service, and hostile input.
+
+One service (SQLite, ``--max-body 65536``, enough for JSON nested 10,000
+levels) serves the module. Every answer to anything sent here must be a
+2xx or 4xx with a JSON body, never a 5xx and never a traceback; the last
+test checks the service is still up and logged no unhandled error.
+Cases already in test_bad_input.py are not repeated.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import jsonschema_rs
+import orjson
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis import checks as schemathesis_checks
+from schemathesis.specs.openapi.definitions import OPENAPI_30
+
+from models import STATUSES
+from tests.conftest import ServiceProcess
+
+from .client import Response, get_task, request, submit, wait_for_status
+
+pytestmark = pytest.mark.system
+
+MAX_BODY_BYTES = 65536
+JSON = {"Content-Type": "application/json"}
+PROMPT_SECONDS = 5.0  # an answer that did not wait for the body (cheroot's own timeout is 10 s)
+MAX_ACTION_LENGTH = 200
+INT_RANGE = (-(2**63), 2**64)  # integers kept exactly; the rest is refused
+HYPOTHESIS = settings(
+    max_examples=60, deadline=None, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> Iterator[ServiceProcess]:
+    folder = tmp_path_factory.mktemp("openapi")
+    process = ServiceProcess(
+        f"sqlite:///{folder}/tasks.db", folder / "service.log",
+        "--max-body", str(MAX_BODY_BYTES), "--simulated-work", "0",
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def assert_sane(response: Response, *allowed: int) -> Any:
+    """A 2xx or 4xx (one of ``allowed`` if given) with a JSON body of the documented
+    shape, and no traceback; returns the body."""
+    assert 200 <= response.status < 500, (response.status, response.body)
+    if allowed:
+        assert response.status in allowed, (response.status, response.body)
+    assert response.content_type == "application/json", (response.content_type, response.body)
+    assert b"Traceback" not in response.body and b'File "' not in response.body, response.body
+    body = orjson.loads(response.body)
+    if response.status >= 400:
+        assert isinstance(body, dict) and set(body) == {"error"}, body
+        assert isinstance(body["error"], str) and body["error"], body
+    return body
+
+
+def post_bytes(service: ServiceProcess, body: bytes, headers: dict | None = None) -> Response:
+    return request(service.base_url, "POST", "/tasks", body, headers or JSON)
+
+
+# -- the document -------------------------------------------------------------------------------
+
+API_OPERATIONS = {("post", "/tasks"), ("get", "/tasks"), ("get", "/tasks/{id}"),
+                  ("get", "/openapi.json")}
+
+
+def test_the_document_is_valid_openapi_3_and_describes_every_endpoint(service):
+    response = request(service.base_url, "GET", "/openapi.json")
+    document = assert_sane(response, 200)
+
+    # Valid against the OpenAPI 3.0 schema
+    assert document["openapi"].startswith("3.0"), document["openapi"]
+    errors = [error.message for error in jsonschema_rs.Draft4Validator(OPENAPI_30).iter_errors(
+        document)]
+    assert not errors, errors
+    # Every endpoint, and nothing else
+    operations = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert operations == API_OPERATIONS
+    # Every $ref points at a schema that exists
+    schemas = document["components"]["schemas"]
+    refs = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                refs.add(node["$ref"])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(document)
+    assert refs and all(ref.removeprefix("#/components/schemas/") in schemas for ref in refs), refs
+    # The query parameters say what the service accepts
+    parameters = {p["name"]: p for p in document["paths"]["/tasks"]["get"]["parameters"]}
+    assert parameters["status"]["schema"]["enum"] == list(STATUSES)
+    assert (parameters["limit"]["schema"]["minimum"], parameters["limit"]["schema"]["maximum"]) \
+        == (1, 1000)
+    # Every error status the service answers for POST is documented, as an Error body
+    post = document["paths"]["/tasks"]["post"]["responses"]
+    assert {"202", "400", "413", "415", "503"} <= set(post)
+    for status in ("400", "413", "415", "503"):
+        assert post[status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"}
+    # Each documented operation answers, with a documented status
+    for method, path in sorted(operations):
+        concrete = path.replace("{id}", "0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11")
+        body = b'{"action": "good-openapi"}' if method == "post" else None
+        answer = request(service.base_url, method.upper(), concrete, body, JSON)
+        documented = document["paths"][path][method]["responses"]
+        assert str(answer.status) in documented, (method, path, answer.status)
+
+
+# -- schemathesis -------------------------------------------------------------------------------
+
+SCHEMATHESIS_CHECKS = [
+    schemathesis_checks.not_a_server_error,
+    schemathesis_checks.status_code_conformance,
+    schemathesis_checks.content_type_conformance,
+    schemathesis_checks.response_schema_conformance,
+    schemathesis_checks.negative_data_rejection,
+]
+# Negative cases exist only where the schema constrains something
+NEGATIVE = {"POST /tasks", "GET /tasks"}
+
+
+def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(service):
+    schema = schemathesis.openapi.from_url(f"{service.base_url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {operation.label for operation in operations} >= {
+        "POST /tasks", "GET /tasks", "GET /tasks/{id}"}
+    for operation in operations:
+        modes = [GenerationMode.POSITIVE]
+        if operation.label in NEGATIVE:
+            modes.append(GenerationMode.NEGATIVE)
+        for mode in modes:
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(HYPOTHESIS, max_examples=40)
+            def call_and_validate(case) -> None:
+                case.call_and_validate(checks=SCHEMATHESIS_CHECKS)
+
+            call_and_validate()
+
+
+# -- hypothesis bodies --------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(*INT_RANGE) | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=25,
+)
+task_objects = st.dictionaries(
+    st.sampled_from(["action", "data", "priority", ""]) | st.text(max_size=8),
+    json_values | st.text(max_size=MAX_ACTION_LENGTH + 5),
+    max_size=3,
+) | st.fixed_dictionaries(
+    {"action": st.text(max_size=MAX_ACTION_LENGTH + 5)},
+    optional={"data": st.none() | st.dictionaries(st.text(max_size=10), json_values, max_size=5)},
+)
+
+
+def integers_in_range(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return INT_RANGE[0] <= value < INT_RANGE[1]
+    if isinstance(value, list):
+        return all(integers_in_range(item) for item in value)
+    if isinstance(value, dict):
+        return all(integers_in_range(item) for item in value.values())
+    return True
+
+
+def valid_task(item: Any) -> bool:
+    """What the README promises to accept as one task."""
+    if not isinstance(item, dict) or not set(item) <= {"action", "data"}:
+        return False
+    action, data = item.get("action"), item.get("data")
+    return (
+        isinstance(action, str) and 0 < len(action) <= MAX_ACTION_LENGTH and "\x00" not in action
+        and (data is None or isinstance(data, dict)) and integers_in_range(item)
+    )
+
+
+@given(value=json_values)
+@HYPOTHESIS
+def test_any_json_value_gets_a_json_answer(service, value):
+    response = post_bytes(service, json.dumps(value).encode())
+    assert_sane(response, 202, 400)
+
+
+@given(item=task_objects)
+@HYPOTHESIS
+def test_task_objects_are_accepted_exactly_when_valid(service, item):
+    response = post_bytes(service, json.dumps(item).encode())
+    body = assert_sane(response, 202 if valid_task(item) else 400)
+    if response.status == 202:
+        assert set(body) == {"id", "status"} and body["status"] == "queued", body
+
+
+@given(items=st.lists(task_objects, min_size=1, max_size=4))
+@HYPOTHESIS
+def test_batches_are_all_or_nothing(service, items):
+    response = post_bytes(service, json.dumps(items).encode())
+    if all(valid_task(item) for item in items):
+        assert assert_sane(response, 202)["count"] == len(items)
+    else:
+        error = assert_sane(response, 400)["error"]
+        first_bad = next(i for i, item in enumerate(items) if not valid_task(item))
+        assert error.startswith(f"task {first_bad}:") or error.startswith("invalid JSON"), error
+
+
+@given(body=st.binary(max_size=300))
+@HYPOTHESIS
+def test_arbitrary_bytes_get_a_json_answer(service, body):
+    assert_sane(post_bytes(service, body), 202, 400)
+
+
+@given(depth=st.integers(1, 12_000), opener=st.sampled_from(["[", '{"a":']),
+       inside_data=st.booleans())
+@HYPOTHESIS
+def test_deep_nesting_gets_a_json_answer(service, depth, opener, inside_data):
+    closer = "]" if opener == "[" else "}"
+    nested = opener * depth + "1" + closer * depth
+    body = f'{{"action": "deep", "data": {{"x": {nested}}}}}' if inside_data else nested
+    response = post_bytes(service, body.encode())
+    assert_sane(response, 202, 400, 413)  # 413: 12,000 levels of '{"a":' are over the limit
+    if depth > 254:  # past what orjson writes: such a task could never be stored
+        assert response.status in (400, 413), response.body
+
+
+# -- hostile input, explicitly ------------------------------------------------------------------
+
+def raw_exchange(service: ServiceProcess, data: bytes) -> tuple[int, dict[str, str], bytes, float]:
+    """Send ``data`` and read the answer while keeping the connection open for writing,
+    as a client still in the middle of its body would; return status, headers, body and
+    the seconds it took."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", service.port), timeout=PROMPT_SECONDS) as sock:
+        sock.sendall(data)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed without an answer: {received!r}"
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed in the middle of the answer"
+            body += chunk
+    return int(lines[0].split()[1]), headers, body, time.monotonic() - started
+
+
+POST_HEAD = b"POST /tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.parametrize(("head", "partial_body"), [
+    (b"Content-Length: 1073741824\r\n", b'{"action": "x", "data": {"pad": "'),
+    (b"Transfer-Encoding: chunked\r\n", b'40000000\r\n{"action": "x", "data": {"pad": "'),
+    (b"Transfer-Encoding: chunked\r\n", (b"2000\r\n" + b" " * 0x2000 + b"\r\n") * 9),
+], ids=["content-length-1GB", "chunk-header-1GB", "chunks-past-the-limit-never-ending"])
+def test_an_oversized_body_gets_413_without_the_server_reading_it(service, head, partial_body):
+    request_bytes = POST_HEAD + head + b"\r\n" + partial_body
+    status, headers, body, seconds = raw_exchange(service, request_bytes)
+    assert status == 413, body
+    assert seconds < PROMPT_SECONDS
+    assert headers["content-type"] == "application/json" and orjson.loads(body)["error"]
+    assert headers.get("connection", "").lower() == "close"
+
+
+@pytest.mark.parametrize("chunks", [
+    b"zz\r\n{}\r\n0\r\n\r\n",
+    b"3\r\nabcXY0\r\n\r\n",
+    b"-5\r\nabcde\r\n0\r\n\r\n",
+], ids=["size-not-hex", "no-crlf-after-data", "negative-size"])
+def test_malformed_chunked_framing_gets_a_json_4xx(service, chunks):
+    status, headers, body, seconds = raw_exchange(
+        service, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    assert 400 <= status < 500, body
+    assert headers["content-type"] == "application/json" and orjson.loads(body)["error"]
+    assert b"Traceback" not in body
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/json", "application/json-seq", "json", "application/javascript", "*/*",
+    "application/jsonx",
+])
+def test_more_wrong_content_types(service, content_type):
+    response = post_bytes(service, b'{"action": "bad"}', {"Content-Type": content_type})
+    assert_sane(response, 415)
+
+
+@pytest.mark.parametrize("content_type", [
+    "APPLICATION/JSON", "application/vnd.api+json", "application/json;charset=UTF-8",
+])
+def test_json_media_types_in_other_spellings_are_accepted(service, content_type):
+    response = post_bytes(service, b'{"action": "good-media-type"}', {"Content-Type": content_type})
+    assert_sane(response, 202)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"action": "a\xc3\x28"}',  # an invalid continuation byte
+    b'{"action": "\xc0\xaf"}',  # an overlong encoding of "/"
+    b'{"action": "\xed\xa0\x80"}',  # a UTF-16 surrogate encoded as UTF-8
+    b'{"action": "x", "data": {"t": "\xe2\x82"}}',  # a truncated sequence
+    b'{"action": "x", "data": {"t": "\\ud800"}}',  # a lone surrogate escape
+    b'{"action": "\\udc00x"}',
+], ids=["bad-continuation", "overlong", "encoded-surrogate", "truncated", "lone-high-escape",
+        "lone-low-escape"])
+def test_malformed_utf8_and_lone_surrogates(service, body):
+    assert_sane(post_bytes(service, body), 400)
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 10_000 + "]" * 10_000,
+    '{"a":' * 10_000 + "1" + "}" * 10_000,
+    '{"action": "deep", "data": {"x": ' + "[" * 10_000 + "]" * 10_000 + "}}",
+    '{"action": "deep", "data": ' + '{"a":' * 10_000 + "{}" + "}" * 10_000 + "}",
+    "[" + '{"action": "deep", "data": {"x": ' + "[" * 10_000 + "]" * 10_000 + "}}]",
+], ids=["arrays", "objects", "array-in-data", "objects-as-data", "in-a-batch"])
+def test_json_nested_10000_levels(service, body):
+    assert_sane(post_bytes(service, body.encode()), 400)
+
+
+@pytest.mark.parametrize("number", [
+    "1e400", "-1e400", "1e999999999", str(2**64), str(-(2**63) - 1), "9" * 400, "-" + "9" * 5000,
+])
+def test_numbers_out_of_range_are_refused(service, number):
+    body = f'{{"action": "bad-number", "data": {{"n": {number}}}}}'.encode()
+    error = assert_sane(post_bytes(service, body), 400)["error"]
+    assert error.startswith("invalid JSON"), error
+
+
+@pytest.mark.parametrize("number", [
+    str(2**64 - 1), str(-(2**63)), "1.7976931348623157e308", "5e-324", "-0.0", "0",
+])
+def test_numbers_at_the_edges_are_kept_exactly(service, number):
+    body = f'{{"action": "good-number", "data": {{"n": {number}}}}}'.encode()
+    task_id = assert_sane(post_bytes(service, body), 202)["id"]
+    stored = get_task(service.base_url, task_id)["payload"]["data"]["n"]
+    assert stored == json.loads(number) and type(stored) is type(json.loads(number))
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "nan", "inf"])
+def test_nan_and_infinity_literals(service, literal):
+    body = f'{{"action": "bad", "data": {{"deep": [1, {{"n": {literal}}}]}}}}'.encode()
+    assert_sane(post_bytes(service, body), 400)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"action": "bad", "data": {"k": 1, "k": 2}}',
+    b'{"action": "bad", "data": {"a": [{"x": 1, "x": 1}]}}',
+    b'{"action": "bad", "data": {}, "data": {}}',
+    b'[{"action": "bad"}, {"action": "bad", "action": "bad"}]',
+])
+def test_duplicate_keys_anywhere(service, body):
+    error = assert_sane(post_bytes(service, body), 400)["error"]
+    assert "more than once" in error, error
+
+
+@pytest.mark.parametrize(("value", "index", "clue"), [
+    ([{"action": "bad"}, {"action": "bad", "extra": 1}], 1, "extra"),
+    ([{"action": "bad"}, {"action": "bad"}, {"action": 7}], 2, "string"),
+    ([{"action": "bad"}, {"action": ["bad"]}], 1, "string"),
+    ([{"action": "bad"}, {"action": "bad", "data": []}], 1, "data"),
+    ([{"action": "bad"}, "bad"], 1, "object"),
+])
+def test_batches_name_the_bad_item(service, value, index, clue):
+    error = assert_sane(post_bytes(service, orjson.dumps(value)), 400)["error"]
+    assert error.startswith(f"task {index}:") and clue in error, error
+
+
+def test_a_batch_over_1000_tasks_is_refused(service):
+    body = orjson.dumps([{"action": "bad"}] * 1001)
+    assert "1000" in assert_sane(post_bytes(service, body), 400)["error"]
+
+
+@pytest.mark.parametrize("query", [
+    "status=%00", "status=" + "a" * 10_000, "status=%ff", "status=queued%00",
+    "limit=%00", "limit=" + "9" * 10_000, "limit=-0", "limit=1%20", "limit=1&status=nope",
+    "limit=%ef%bc%91",  # a full-width digit one
+])
+def test_more_bad_query_values(service, query):
+    response = request(service.base_url, "GET", f"/tasks?{query}")
+    assert_sane(response)
+    assert 400 <= response.status < 500, (response.status, response.body)
+
+
+@pytest.mark.parametrize("path", [
+    "/tasks//x", "/tasks/..%2f", "/tasks/%2e%2e", "/tasks/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/tasks/%ff", "/tasks/x%2fy", "/tasks/%20", "/tasks/" + quote("x' OR '1'='1"),
+    "/tasks/" + quote("%"), "/tasks/a%00b", "/tasks/" + "a" * 100_000,
+])
+def test_odd_paths_under_tasks(service, path):
+    response = request(service.base_url, "GET", path)
+    assert_sane(response, 404, 414)
+
+
+def test_a_trailing_slash_lists_or_is_not_found(service):
+    assert_sane(request(service.base_url, "GET", "/tasks/"), 200, 404)
+    assert_sane(request(service.base_url, "POST", "/tasks/", b'{"action": "x"}', JSON), 202, 404,
+                405)
+
+
+def test_still_serving_after_all_of_that(service):
+    # Given: everything above has been answered (this test runs last in the module)
+    # When: a good task is posted
+    task_id = submit(service.base_url, "uppercase", {"text": "still here"})
+    # Then: it completes, and nothing above was an unhandled error
+    assert wait_for_status(service.base_url, task_id, "completed")["result"] == {
+        "output": "STILL HERE"}
+    assert service.process.poll() is None
+    log = service.log()
+    assert "unhandled error" not in log and "Traceback" not in log, log[-5000:]
+
+
+# -- on every database --------------------------------------------------------------------------
+
+def test_a_nul_character_is_refused_or_not_found_on_every_database(db_url, start_service):
+    """PostgreSQL text cannot hold U+0000: it must not turn into a 503 or a 500 there."""
+    service = start_service(db_url, "--simulated-work", "0")
+    assert "U+0000" in assert_sane(
+        post_bytes(service, b'{"action": "a\\u0000b"}'), 400)["error"]
+    assert_sane(post_bytes(service, b'[{"action": "ok"}, {"action": "\\u0000"}]'), 400)
+    for path in ("/tasks/%00", "/tasks/a%00b"):
+        assert_sane(request(service.base_url, "GET", path), 404)
+    # A NUL inside data is JSON text like any other, stored and run
+    task_id = assert_sane(post_bytes(service, b'{"action": "x", "data": {"t": "a\\u0000b"}}'),
+                          202)["id"]
+    task = wait_for_status(service.base_url, task_id, "completed")
+    assert task["payload"]["data"] == {"t": "a\x00b"}
+    assert "unhandled error" not in service.log()
