@@ -1,0 +1,76 @@
+"""Poison tasks over real HTTP: they end ``dead`` after --max-attempts, the rest keeps flowing.
+
+The actions come from a user module (``tests/system/poison_actions.py``):
+one raises an ordinary exception every time; two take their worker actor
+down every time, with a ``BaseException`` subclass and with ``SystemExit``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.client import submit, wait_for, wait_for_status, wait_until_all
+
+pytestmark = pytest.mark.system
+
+MAX_ATTEMPTS = 3
+GOOD_TASKS = 40
+FLAGS = (
+    "--actions", "tests.system.poison_actions", "--max-attempts", str(MAX_ATTEMPTS),
+    "--retry-backoff", "0", "--simulated-work", "0.01", "--workers", "2", "--prefetch", "5",
+)
+WAIT_SECONDS = 30.0
+# action → (data, what its error must say)
+POISON = {
+    "always_fails": ({"text": "x"}, "ValueError: poisoned input x"),
+    "kills_worker": ({"n": 7}, "WorkerPoison: poison pill 7"),
+    "exits": ({}, "SystemExit: 3"),
+}
+CRASHING = ("kills_worker", "exits")
+
+
+def test_poison_tasks_end_dead_and_never_take_the_service_down(db_url, start_service):
+    service = start_service(db_url, *FLAGS)
+
+    # Given: poison tasks submitted in the middle of a stream of good ones
+    good: dict[str, int] = {}
+    poisoned: dict[str, str] = {}
+    for n in range(GOOD_TASKS):
+        good[submit(service.base_url, "uppercase", {"text": f"good {n}"})] = n
+        if n % 10 == 5 and len(poisoned) < len(POISON):
+            action = list(POISON)[len(poisoned)]
+            poisoned[action] = submit(service.base_url, action, POISON[action][0])
+
+    # When: everything has reached an end state
+    tasks = wait_until_all(service.base_url, [*good, *poisoned.values()], timeout=WAIT_SECONDS)
+
+    # Then: every poison task is dead after exactly max_attempts, with its error
+    for action, task_id in poisoned.items():
+        task = tasks[task_id]
+        assert (task["status"], task["attempts"]) == ("dead", MAX_ATTEMPTS), task
+        assert POISON[action][1] in task["error"], task
+        if action in CRASHING:
+            assert "worker crashed" in task["error"], task
+    # And: every good task completed with its result, on its one attempt (the ones
+    # queued behind a crash in the dead worker's inbox were handed back, refunded)
+    for task_id, n in good.items():
+        task = tasks[task_id]
+        assert task["status"] == "completed", task
+        assert task["result"] == {"output": f"GOOD {n}"}
+        assert task["attempts"] == 1, task
+    # And: each crash replaced the worker, once per attempt of a crashing task
+    for action in CRASHING:
+        task_id = poisoned[action]
+        pattern = rf"worker restarted .*task_id={task_id}"
+        # The log reaches its file through a reader thread: wait for the lines, bounded
+        wait_for(lambda pattern=pattern: len(re.findall(pattern, service.log())) >= MAX_ATTEMPTS,
+                 WAIT_SECONDS, f"{MAX_ATTEMPTS} restarts for {action}")
+        assert len(re.findall(pattern, service.log())) == MAX_ATTEMPTS
+
+    # And: the process is still up, and still serves and runs tasks
+    assert service.process.poll() is None, service.log()
+    task_id = submit(service.base_url, "uppercase", {"text": "after the poison"})
+    task = wait_for_status(service.base_url, task_id, ("completed", "dead"), WAIT_SECONDS)
+    assert (task["status"], task["result"]) == ("completed", {"output": "AFTER THE POISON"})
