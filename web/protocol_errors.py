@@ -13,6 +13,16 @@ from cheroot.server import HTTPConnection, HTTPRequest
 
 
 class JsonErrorRequest(HTTPRequest):
+    def send_headers(self):
+        """As ``HTTPRequest.send_headers``, but a ``Connection: close`` the application
+        set really closes the connection. Cheroot only closes by itself after a 413;
+        after a 400 for a broken chunked body it would read the body's leftovers as
+        the next request."""
+        if any(key.lower() == b"connection" and value.strip().lower() == b"close"
+               for key, value in self.outheaders):
+            self.close_connection = True
+        super().send_headers()
+
     def simple_response(self, status, msg=""):
         """As ``HTTPRequest.simple_response``, with a JSON body."""
         status = str(status)

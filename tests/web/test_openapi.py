@@ -256,10 +256,13 @@ def test_deep_nesting_gets_a_json_answer(service, depth, opener, inside_data):
 
 # -- hostile input, explicitly ------------------------------------------------------------------
 
-def raw_exchange(service: ServiceProcess, data: bytes) -> tuple[int, dict[str, str], bytes, float]:
+def raw_exchange(
+    service: ServiceProcess, data: bytes, then_closed: bool = False
+) -> tuple[int, dict[str, str], bytes, float]:
     """Send ``data`` and read the answer while keeping the connection open for writing,
     as a client still in the middle of its body would; return status, headers, body and
-    the seconds it took."""
+    the seconds it took. ``then_closed``: also check that the server closed the
+    connection after that answer instead of reading what follows as a new request."""
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", service.port), timeout=PROMPT_SECONDS) as sock:
         sock.sendall(data)
@@ -279,6 +282,11 @@ def raw_exchange(service: ServiceProcess, data: bytes) -> tuple[int, dict[str, s
             chunk = sock.recv(65536)
             assert chunk, "connection closed in the middle of the answer"
             body += chunk
+        body, rest = body[:length], body[length:]
+        if then_closed:
+            while chunk := sock.recv(65536):
+                rest += chunk
+            assert not rest, f"the connection stayed open and answered again: {rest!r}"
     return int(lines[0].split()[1]), headers, body, time.monotonic() - started
 
 
@@ -292,21 +300,24 @@ POST_HEAD = b"POST /tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/js
 ], ids=["content-length-1GB", "chunk-header-1GB", "chunks-past-the-limit-never-ending"])
 def test_an_oversized_body_gets_413_without_the_server_reading_it(service, head, partial_body):
     request_bytes = POST_HEAD + head + b"\r\n" + partial_body
-    status, headers, body, seconds = raw_exchange(service, request_bytes)
+    status, headers, body, seconds = raw_exchange(service, request_bytes, then_closed=True)
     assert status == 413, body
     assert seconds < PROMPT_SECONDS
     assert headers["content-type"] == "application/json" and orjson.loads(body)["error"]
     assert headers.get("connection", "").lower() == "close"
 
 
-@pytest.mark.parametrize("chunks", [
-    b"zz\r\n{}\r\n0\r\n\r\n",
-    b"3\r\nabcXY0\r\n\r\n",
-    b"-5\r\nabcde\r\n0\r\n\r\n",
+@pytest.mark.parametrize(("chunks", "then_closed"), [
+    (b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
+    (b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
+    # cheroot reads a negative size as the last chunk: an empty body, then a new request
+    (b"-5\r\nabcde\r\n0\r\n\r\n", False),
 ], ids=["size-not-hex", "no-crlf-after-data", "negative-size"])
-def test_malformed_chunked_framing_gets_a_json_4xx(service, chunks):
+def test_malformed_chunked_framing_gets_a_json_4xx(service, chunks, then_closed):
+    # After broken framing the stream is not at a request boundary: a request hidden
+    # in the leftovers must not be served.
     status, headers, body, seconds = raw_exchange(
-        service, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+        service, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks, then_closed)
     assert 400 <= status < 500, body
     assert headers["content-type"] == "application/json" and orjson.loads(body)["error"]
     assert b"Traceback" not in body
