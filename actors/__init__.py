@@ -9,6 +9,7 @@ from .messages import (
     Flush,
     HeldCounts,
     Poll,
+    ReleaseUnstarted,
     Rescue,
     RunTask,
     Shutdown,
@@ -22,7 +23,7 @@ from .worker import Worker, WorkerCrashed
 
 __all__ = [
     "Action", "ActionRegistry", "AttachWorker", "Boot", "Dispatcher", "Flush", "HeldCounts",
-    "Poll", "QueueConfig", "Rescue", "RunTask", "Service", "Shutdown", "StopClaiming",
+    "Poll", "QueueConfig", "ReleaseUnstarted", "Rescue", "RunTask", "Service", "Shutdown", "StopClaiming",
     "Supervisor", "TasksFinished", "Wake", "Worker", "WorkerCrashed", "WorkerDied", "action",
     "dead_local_owners", "load_action_modules", "registry",
 ]

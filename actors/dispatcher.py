@@ -11,7 +11,16 @@ import models
 
 from .config import QueueConfig
 from .log import log_event
-from .messages import AttachWorker, HeldCounts, Poll, RunTask, StopClaiming, TasksFinished, Wake
+from .messages import (
+    AttachWorker,
+    HeldCounts,
+    Poll,
+    ReleaseUnstarted,
+    RunTask,
+    StopClaiming,
+    TasksFinished,
+    Wake,
+)
 
 
 class Dispatcher(pykka.ThreadingActor):
@@ -27,9 +36,9 @@ class Dispatcher(pykka.ThreadingActor):
     never run the same attempt. It renews the leases of the tasks it holds
     every ``lease_seconds / 3``.
 
-    Database errors are logged and the step is retried later (a claim at
-    the next wake or poll, a release at the next poll): the dispatcher never
-    dies of them.
+    Errors from the database are logged and the step is retried later (a
+    claim at the next wake or poll, a release at the next poll): the
+    dispatcher never dies of them, since without it no task would run.
     """
 
     def __init__(self, config: QueueConfig) -> None:
@@ -61,6 +70,12 @@ class Dispatcher(pykka.ThreadingActor):
                 self._attach(message)  # the sender wakes us once all its workers are attached
             case StopClaiming():
                 self._claiming = False
+            case ReleaseUnstarted(worker_index=index, running_id=running_id):
+                held = self._held[index]
+                unstarted = [task for task_id, task in held.items() if task_id != running_id]
+                for task in unstarted:
+                    del held[task.id]
+                self._give_back(unstarted)
             case HeldCounts():
                 return [len(held) for held in self._held]
         return None
@@ -83,7 +98,7 @@ class Dispatcher(pykka.ThreadingActor):
             tasks = models.claim(
                 self._config.owner, self._config.node, free, now, self._config.lease_seconds
             )
-        except models.StorageError as exc:  # retried on the next wake or poll
+        except Exception as exc:  # noqa: BLE001 - a dead dispatcher stops all work; retried later
             models.discard_connection()
             log_event("claim failed", logging.WARNING, error=repr(exc))
             return
@@ -122,7 +137,7 @@ class Dispatcher(pykka.ThreadingActor):
                     crashed, error, time.time(),
                     self._config.max_attempts, self._config.retry_backoff_seconds,
                 )
-            except models.StorageError as exc:  # its lease expires and the rescue counts it
+            except Exception as exc:  # noqa: BLE001 - its lease expires and the rescue counts it
                 models.discard_connection()
                 status = f"unrecorded ({exc!r})"
             log_event("task failed", logging.WARNING, task_id=crashed.id, action=crashed.action,
@@ -135,7 +150,7 @@ class Dispatcher(pykka.ThreadingActor):
         self._unreleased = []
         try:
             models.release(tasks)
-        except models.StorageError as exc:
+        except Exception as exc:  # noqa: BLE001 - retried at the next poll
             models.discard_connection()
             self._unreleased = tasks
             log_event("release failed", logging.WARNING, tasks=len(tasks), error=repr(exc))
@@ -148,6 +163,6 @@ class Dispatcher(pykka.ThreadingActor):
         held_ids += [task.id for task in self._unreleased]
         try:
             models.heartbeat(self._config.owner, held_ids, now, self._config.lease_seconds)
-        except models.StorageError as exc:  # retried at the next poll
+        except Exception as exc:  # noqa: BLE001 - retried at the next poll
             models.discard_connection()
             log_event("lease renewal failed", logging.WARNING, error=repr(exc))

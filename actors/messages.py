@@ -70,6 +70,15 @@ class StopClaiming:
 
 
 @dataclass(frozen=True)
+class ReleaseUnstarted:
+    """Supervisor → dispatcher (ask), at shutdown: a worker is still busy with
+    ``running_id``; give back every other task it holds, which it never started."""
+
+    worker_index: int
+    running_id: str | None
+
+
+@dataclass(frozen=True)
 class HeldCounts:
     """Anyone → dispatcher (ask): how many unfinished tasks each worker holds."""
 

@@ -18,7 +18,17 @@ from .config import QueueConfig
 from .dispatcher import Dispatcher
 from .log import log_event
 from .pg_listener import PgListener
-from .messages import AttachWorker, Boot, Flush, Rescue, Shutdown, StopClaiming, Wake, WorkerDied
+from .messages import (
+    AttachWorker,
+    Boot,
+    Flush,
+    ReleaseUnstarted,
+    Rescue,
+    Shutdown,
+    StopClaiming,
+    Wake,
+    WorkerDied,
+)
 from .ticker import Ticker
 from .worker import Worker
 
@@ -90,6 +100,7 @@ class Supervisor(pykka.ThreadingActor):
         self._dispatcher: pykka.ActorRef | None = None
         self._workers: list[pykka.ActorRef] = []
         self._dead_at_last_tick: set[pykka.ActorRef] = set()
+        self._running_now: dict[int, str | None] = {}  # each worker's current task id
         self._ticker: Ticker | None = None
         self._listener: PgListener | None = None
 
@@ -135,8 +146,10 @@ class Supervisor(pykka.ThreadingActor):
         return Service(dispatcher=self._dispatcher)
 
     def _start_worker(self, index: int) -> pykka.ActorRef:
+        self._running_now[index] = None
         return Worker.start(
-            index, self._config, self._registry, self._dispatcher, self.actor_ref, self._stopping
+            index, self._config, self._registry, self._dispatcher, self.actor_ref, self._stopping,
+            self._running_now,
         )
 
     def _restart_worker(self, index: int, running: models.ClaimedTask | None, error: str) -> None:
@@ -194,7 +207,12 @@ class Supervisor(pykka.ThreadingActor):
             try:
                 ref.ask(Flush(), timeout=max(0.0, deadline - time.monotonic()))
             except pykka.Timeout:
-                log_event("worker still busy at shutdown", logging.WARNING, worker=index)
+                # It stopped starting tasks when ``stopping`` was set, so its
+                # current task is the only one it will run: give back the rest.
+                running_id = self._running_now.get(index)
+                log_event("worker still busy at shutdown", logging.WARNING, worker=index,
+                          task_id=running_id or "none")
+                self._dispatcher.ask(ReleaseUnstarted(index, running_id))
             except pykka.ActorDeadError:
                 pass
         for ref in self._workers:

@@ -13,6 +13,7 @@ import models
 
 from .actions import ActionRegistry
 from .config import MAX_FLUSH_BATCH, MAX_FLUSH_DELAY_SECONDS, PERSIST_RETRY_SECONDS, QueueConfig
+from .failures import describe
 from .log import log_event
 from .messages import Flush, RunTask, TasksFinished, WorkerDied
 
@@ -57,9 +58,15 @@ class Worker(pykka.ThreadingActor):
         dispatcher: pykka.ActorRef,
         supervisor: pykka.ActorRef | None,
         stopping: threading.Event,
+        running_now: dict[int, str | None] | None = None,
     ) -> None:
+        """``running_now`` is shared with the supervisor: this worker keeps its
+        slot set to the id of the task it is executing (None between tasks), so
+        a shutdown can tell a busy worker's running task from those queued
+        behind it without waiting for the worker."""
         super().__init__()
         self.index = index
+        self._running_now = {} if running_now is None else running_now
         self._config = config
         self._registry = registry
         self._dispatcher = dispatcher
@@ -92,21 +99,24 @@ class Worker(pykka.ThreadingActor):
                   worker=self.index)
         started = time.perf_counter()
         self._running = task
+        self._running_now[self.index] = task.id
         try:
             if action.builtin and self._config.simulated_work_seconds > 0:
                 time.sleep(self._config.simulated_work_seconds)
             result_json = orjson.dumps(action.function(task.data)).decode()
         except Exception as exc:
             self._running = None
-            error = f"{type(exc).__name__}: {exc}"
+            self._running_now[self.index] = None
+            error = describe(exc)
             self._failed.append((task, error))
             log_event("task failed", logging.WARNING, task_id=task.id, action=task.action,
                       attempt=task.attempts, error=error,
                       duration_ms=(time.perf_counter() - started) * 1000)
             return
         except BaseException as exc:  # self._running stays set: on_failure reports it
-            raise WorkerCrashed(f"{type(exc).__name__}: {exc}") from exc
+            raise WorkerCrashed(describe(exc)) from exc
         self._running = None
+        self._running_now[self.index] = None
         self._completed.append((task, result_json))
         log_event("task completed", task_id=task.id, action=task.action, attempt=task.attempts,
                   duration_ms=(time.perf_counter() - started) * 1000)
@@ -175,7 +185,6 @@ class Worker(pykka.ThreadingActor):
         """
         self._flush()
         if self._supervisor is not None:
-            self._supervisor.tell(WorkerDied(
-                self.index, self.actor_ref, self._running,
-                f"{exception_type.__name__}: {exception_value}",
-            ))
+            self._supervisor.tell(
+                WorkerDied(self.index, self.actor_ref, self._running, describe(exception_value))
+            )

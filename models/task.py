@@ -220,6 +220,11 @@ def complete_many(finished: Sequence[tuple[ClaimedTask, str]], now: float) -> in
     return done
 
 
+def storable_text(text: str) -> str:
+    """``text`` as every backend can store it: PostgreSQL refuses U+0000 in text."""
+    return text.replace("\x00", "\\x00")
+
+
 def retry_delay_seconds(
     attempts: int, backoff_seconds: float, rng: random.Random | None = None
 ) -> float:
@@ -244,6 +249,7 @@ def fail(
     db = database.obj
     p = db.param
     fence = _FENCE.format(p=p)
+    error = storable_text(error)
     if task.attempts >= max_attempts:
         status = DEAD
         cursor = db.execute_sql(

@@ -234,3 +234,61 @@ def _a_dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
     return process.pid
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("cannot print this")
+
+
+def test_failures_that_cannot_be_printed_or_stored_as_is_still_end_dead(db):
+    # Given actions whose errors raise when printed, or quote U+0000 (PostgreSQL refuses it)
+    calls = Latch()
+
+    def unprintable(data):
+        calls.hit()
+        raise _Unprintable()
+
+    def quotes_nul(data):
+        calls.hit()
+        raise ValueError("bad input a\x00b")
+
+    registry = registry_with(unprintable=unprintable, quotes_nul=quotes_nul)
+    supervisor, service = boot(db, registry, max_attempts=2)
+    [first] = enqueue("unprintable")
+    [second] = enqueue("quotes_nul")
+    service.dispatcher.tell(Wake())
+    calls.wait(4)
+    flush_workers()
+    # Then both are dead with a readable error, and no worker died on the way
+    assert (view(first)["status"], view(first)["error"]) == (
+        "dead", "_Unprintable: <exception text unavailable>")
+    assert (view(second)["status"], view(second)["error"]) == (
+        "dead", "ValueError: bad input a\\x00b")
+    assert all(ref.is_alive() for ref in pykka.ActorRegistry.get_by_class(Worker))
+
+
+def test_shutdown_gives_back_what_a_busy_worker_never_started(db):
+    # Given one worker stuck in a long task with four more prefetched behind it
+    gate = threading.Event()
+    started = Latch()
+
+    def slow(data):
+        started.hit()
+        gate.wait(WAIT_SECONDS)
+        return {}
+
+    supervisor, service = boot(db, registry_with(slow=slow), workers=1, prefetch=5)
+    ids = enqueue("slow", 5)
+    service.dispatcher.tell(Wake())
+    started.wait(1)
+    try:
+        # When a shutdown's deadline passes while that task still runs
+        supervisor.ask(Shutdown(0.2), timeout=WAIT_SECONDS)
+        # Then the running task stays running (it runs again at the next start), and the
+        # four it never started are queued again with their attempt refunded
+        tasks = [view(i) for i in ids]
+        assert (tasks[0]["status"], tasks[0]["attempts"]) == ("running", 1)
+        assert [(t["status"], t["attempts"]) for t in tasks[1:]] == [("queued", 0)] * 4
+    finally:
+        gate.set()
