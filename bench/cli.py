@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true",
                         help="keep the databases and every process's log")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="py-spy record our service during enqueue and drain into DIR, "
-                        "and print its hot spots")
+                        help="py-spy record our service during enqueue, bulk, drain and e2e into "
+                        "DIR, and print its hot spots")
     parser.add_argument("--profile-gil", action="store_true",
                         help="with --profile: sample only the thread holding the GIL (where "
                         "Python code burns CPU) instead of every thread that is not idle")
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench import hotspots
 
         suffix = "-gil" if args.profile_gil else ""
-        for scenario in ("enqueue", "drain"):
+        for scenario in ("enqueue", "bulk", "drain", "e2e"):
             path = args.profile / f"{scenario}{suffix}.txt"
             if path.exists():
                 print(f"\nhot spots of our service during {scenario} ({path}):")

@@ -156,8 +156,12 @@ def bulk(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     batch = orjson.dumps([{"action": "echo", "data": {"n": n}} for n in range(sizes.bulk_batch)])
     try:
         stack.start(None)
-        result = clients.closed_loop(stack.base_url, "POST", "/tasks", batch, 202,
-                                     sizes.bulk_clients, sizes.bulk_seconds)
+        profiler = _Profiler(ctx, stack, "bulk")
+        try:
+            result = clients.closed_loop(stack.base_url, "POST", "/tasks", batch, 202,
+                                         sizes.bulk_clients, sizes.bulk_seconds)
+        finally:
+            profiler.stop()
     finally:
         stack.stop()
     if result.ok:
@@ -236,6 +240,7 @@ def e2e(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         for _ in range(3):  # every process has run a task before the clock starts
             _wait_completed(stack, _post_one(stack.base_url))
         watcher = IdWatcher(stack.completion_db, stack.completed_ids_sql)
+        profiler = _Profiler(ctx, stack, "e2e")
         sending = True
         with clients.OpenLoop(stack.base_url, orjson.dumps(TASK_BODY), sizes.e2e_rate,
                               count) as sender:
@@ -261,6 +266,7 @@ def e2e(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
                 watcher.check(force=arrived)
                 time.sleep(ID_POLL_SECONDS)
         watcher.close()
+        profiler.stop()
     finally:
         stack.stop()
     latencies = sorted(x * 1000 for x in watcher.done.values())
