@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--repeat must be at least 1")
     complete = not args.quick and set(only) == set(scenarios.SCENARIOS) \
         and set(stack_names) == set(STACKS) and not args.ours_arg and args.profile is None
-    output = args.output or (FULL_REPORT if complete else RESULTS_DIR / "BENCHMARKS-partial.md")
+    output = (args.output or (FULL_REPORT if complete
+                              else RESULTS_DIR / "BENCHMARKS-partial.md")).resolve()
     if args.snapshot:
         return _run_snapshot(sys.argv[1:] if argv is None else argv, output)
     if not wrk.available():
@@ -198,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     raw = {"machine": info, "quick": args.quick, "sizes": sizes.__dict__, "results": results,
            "runs": runs, "repeat": args.repeat,
            "failures": failures, "elapsed_seconds": elapsed, "ours_args": args.ours_arg}
-    (RESULTS_DIR / "latest.json").write_text(json.dumps(raw, indent=2, default=str))
+    raw_name = "latest.json" if output == FULL_REPORT.resolve() else "latest-partial.json"
+    (RESULTS_DIR / raw_name).write_text(json.dumps(raw, indent=2, default=str))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(document.render(rows, runs, info, sizes, args, failures, elapsed))
     print(f"wrote {output} in {elapsed:.0f}s")

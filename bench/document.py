@@ -177,11 +177,16 @@ edits to the working tree during the run cannot change the code measured
 halfway. `--ours-arg=--threads=32` passes a flag to `run.py`; `--keep` keeps every
 database and log; `--wait-quiet 60` waits (up to 60 s) before each run until
 no other program is using the CPU, for machines shared with test runs.
-Raw numbers of the last run: `bench/results/latest.json`.
+Raw numbers of the last full run: `bench/results/latest.json` (of the last
+partial one: `latest-partial.json`).
 
 ## Results
 
 {report.markdown(rows)}
+
+Ratios: above 1× means ours is better, for throughput and latency alike.
+`*`: every round of that value ran while other programs kept the CPU busy
+(see "Every number"), so it is not to be trusted.
 {failed}
 ## Machine
 
