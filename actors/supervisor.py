@@ -17,7 +17,6 @@ from .actions import ActionRegistry
 from .config import QueueConfig
 from .dispatcher import Dispatcher
 from .log import log_event
-from .pg_listener import PgListener
 from .messages import (
     AttachWorker,
     Boot,
@@ -29,6 +28,7 @@ from .messages import (
     Wake,
     WorkerDied,
 )
+from .pg_listener import PgListener
 from .ticker import Ticker
 from .worker import Worker
 

@@ -41,10 +41,11 @@ class Worker(pykka.ThreadingActor):
     Outcomes are committed in batches: after a task, the worker commits when
     its inbox is empty, ``MAX_FLUSH_BATCH`` outcomes wait, or the oldest has
     waited ``MAX_FLUSH_DELAY_SECONDS`` (so slow tasks commit one by one and
-    fast ones share a commit), then tells the dispatcher which are settled. If the database refuses the commit
-    (locked, read-only, disconnected), the outcomes stay pending and the
-    worker tries again every ``PERSIST_RETRY_SECONDS``; meanwhile the tasks
-    stay ``running`` under this process's lease. A crash before the commit
+    fast ones share a commit), then tells the dispatcher which are settled.
+    If the database refuses the commit (locked, read-only, disconnected), the
+    outcomes stay pending and the worker tries again every
+    ``PERSIST_RETRY_SECONDS``; meanwhile the tasks stay ``running`` under
+    this process's lease. A crash before the commit
     makes them run again (at-least-once); nothing is lost.
     """
 

@@ -9,6 +9,9 @@ timeout makes writers wait for each other instead of failing with
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 from peewee import Database, DatabaseProxy, PeeweeException, PostgresqlDatabase, SqliteDatabase
@@ -72,6 +75,28 @@ def redact(url: str) -> str:
 
 def is_postgresql(db: Database) -> bool:
     return isinstance(db, PostgresqlDatabase)
+
+
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def write_transaction() -> Iterator[Database]:
+    """One write transaction on the current database.
+
+    On SQLite the threads of this process first take turns on a Python lock.
+    SQLite's own busy handler makes a blocked writer sleep 1, 2, 5, 10… ms
+    between tries, so two of our threads writing at once (the intake, the
+    dispatcher, a worker) cost the loser milliseconds; a lock hands over at
+    once. Other processes on the same file still meet the busy timeout.
+    """
+    db = database.obj
+    if is_postgresql(db):
+        with db.atomic():
+            yield db
+        return
+    with _sqlite_writer, db.atomic(lock_type="IMMEDIATE"):
+        yield db
 
 
 def discard_connection() -> None:

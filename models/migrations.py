@@ -50,7 +50,8 @@ def _create_tasks(db: Database) -> None:
         "CREATE INDEX tasks_status_created ON tasks (status, created_at, enqueued_ns)",
         # Claims read due tasks in run_at order; the partial index holds only
         # claimable rows, so a claim stops after LIMIT rows whatever the backlog.
-        "CREATE INDEX tasks_due ON tasks (run_at, enqueued_ns) WHERE status IN ('queued', 'retrying')",
+        "CREATE INDEX tasks_due ON tasks (run_at, enqueued_ns) "
+        "WHERE status IN ('queued', 'retrying')",
         # Rescue finds expired leases without scanning finished tasks.
         "CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE status = 'running'",
     ]

@@ -29,15 +29,15 @@ from typing import Any
 
 import orjson
 from peewee import (
-    fn,
     BigIntegerField,
     FloatField,
     IntegerField,
     Model,
     TextField,
+    fn,
 )
 
-from .database import database, is_postgresql
+from .database import database, is_postgresql, write_transaction
 from .errors import TaskNotFound
 
 QUEUED = "queued"
@@ -141,7 +141,7 @@ def enqueue(rows: Sequence[dict[str, Any]]) -> None:
     """
     db = database.obj
     row_marks = "(" + ", ".join([db.param] * len(_INSERT_COLUMNS)) + ")"
-    with db.atomic():
+    with write_transaction():
         for start in range(0, len(rows), INSERT_CHUNK_ROWS):
             chunk = rows[start:start + INSERT_CHUNK_ROWS]
             # One multi-row INSERT per chunk, built by hand: Peewee's query
@@ -175,16 +175,17 @@ def claim(owner: str, node: str, limit: int, now: float, lease_seconds: float) -
         # backlog on every claim; the partial index reads just LIMIT rows.
         source, lock = "tasks INDEXED BY tasks_due", ""
     token = uuid.uuid4().hex
-    cursor = db.execute_sql(
-        f"UPDATE tasks SET status = 'running', attempts = attempts + 1, claim_token = {p}, "
-        f"lease_owner = {p}, node = {p}, lease_expires_at = {p} "
-        f"WHERE id IN (SELECT id FROM {source} "
-        f"WHERE status IN ('queued', 'retrying') AND run_at <= {p} "
-        f"ORDER BY run_at, enqueued_ns LIMIT {p}{lock}) "
-        f"RETURNING id, action, payload, attempts, run_at, enqueued_ns",
-        (token, owner, node, now + lease_seconds, now, limit),
-    )
-    rows = sorted(cursor.fetchall(), key=lambda row: (row[4], row[5]))
+    with write_transaction():
+        cursor = db.execute_sql(
+            f"UPDATE tasks SET status = 'running', attempts = attempts + 1, claim_token = {p}, "
+            f"lease_owner = {p}, node = {p}, lease_expires_at = {p} "
+            f"WHERE id IN (SELECT id FROM {source} "
+            f"WHERE status IN ('queued', 'retrying') AND run_at <= {p} "
+            f"ORDER BY run_at, enqueued_ns LIMIT {p}{lock}) "
+            f"RETURNING id, action, payload, attempts, run_at, enqueued_ns",
+            (token, owner, node, now + lease_seconds, now, limit),
+        )
+        rows = sorted(cursor.fetchall(), key=lambda row: (row[4], row[5]))
     return [
         ClaimedTask(
             id=row[0], action=row[1], data=orjson.loads(row[2])["data"], attempts=row[3],
@@ -214,7 +215,7 @@ def complete_many(finished: Sequence[tuple[ClaimedTask, str]], now: float) -> in
     )
     processed_at = int(now)
     done = 0
-    with db.atomic():
+    with write_transaction():
         for task, result_json in finished:
             done += db.execute_sql(sql, (result_json, processed_at, task.id, task.token)).rowcount
     return done
@@ -252,20 +253,16 @@ def fail(
     error = storable_text(error)
     if task.attempts >= max_attempts:
         status = DEAD
-        cursor = db.execute_sql(
-            f"UPDATE tasks SET status = 'dead', error = {p}, processed_at = {p}, {_END_LEASE} "
-            f"{fence}",
-            (error, int(now), task.id, task.token),
-        )
+        sql = f"UPDATE tasks SET status = 'dead', error = {p}, processed_at = {p}, {_END_LEASE} "
+        params = (error, int(now), task.id, task.token)
     else:
         status = RETRYING
         run_at = now + retry_delay_seconds(task.attempts, backoff_seconds, rng)
-        cursor = db.execute_sql(
-            f"UPDATE tasks SET status = 'retrying', error = {p}, run_at = {p}, {_END_LEASE} "
-            f"{fence}",
-            (error, run_at, task.id, task.token),
-        )
-    return status if cursor.rowcount else None
+        sql = f"UPDATE tasks SET status = 'retrying', error = {p}, run_at = {p}, {_END_LEASE} "
+        params = (error, run_at, task.id, task.token)
+    with write_transaction():
+        changed = db.execute_sql(sql + fence, params).rowcount
+    return status if changed else None
 
 
 def release(tasks: Sequence[ClaimedTask]) -> int:
@@ -284,7 +281,7 @@ def release(tasks: Sequence[ClaimedTask]) -> int:
         f"attempts = attempts - 1, {_END_LEASE} {_FENCE.format(p=p)}"
     )
     released = 0
-    with db.atomic():
+    with write_transaction():
         for task in tasks:
             released += db.execute_sql(sql, (task.id, task.token)).rowcount
     return released
@@ -297,12 +294,12 @@ def heartbeat(owner: str, task_ids: Sequence[str], now: float, lease_seconds: fl
     db = database.obj
     p = db.param
     marks = ", ".join([p] * len(task_ids))
-    cursor = db.execute_sql(
-        f"UPDATE tasks SET lease_expires_at = {p} "
-        f"WHERE status = 'running' AND lease_owner = {p} AND id IN ({marks})",
-        (now + lease_seconds, owner, *task_ids),
-    )
-    return cursor.rowcount
+    with write_transaction():
+        return db.execute_sql(
+            f"UPDATE tasks SET lease_expires_at = {p} "
+            f"WHERE status = 'running' AND lease_owner = {p} AND id IN ({marks})",
+            (now + lease_seconds, owner, *task_ids),
+        ).rowcount
 
 
 def rescue(now: float, max_attempts: int, dead_owners: Sequence[str] = ()) -> list[tuple[str, str]]:
@@ -318,18 +315,19 @@ def rescue(now: float, max_attempts: int, dead_owners: Sequence[str] = ()) -> li
     owners = ""
     if dead_owners:
         owners = f" OR lease_owner IN ({', '.join([p] * len(dead_owners))})"
-    cursor = db.execute_sql(
-        f"UPDATE tasks SET "
-        f"status = CASE WHEN attempts >= {p} THEN 'dead' ELSE 'queued' END, "
-        f"processed_at = CASE WHEN attempts >= {p} THEN {p} ELSE processed_at END, "
-        f"error = 'attempt ' || CAST(attempts AS TEXT) || ' interrupted: ' "
-        f"|| lease_owner || ' died or its lease expired', "
-        f"run_at = {p}, {_END_LEASE} "
-        f"WHERE status = 'running' AND (lease_expires_at < {p}{owners}) "
-        f"RETURNING id, status",
-        (max_attempts, max_attempts, int(now), now, now, *dead_owners),
-    )
-    return [(row[0], row[1]) for row in cursor.fetchall()]
+    with write_transaction():
+        cursor = db.execute_sql(
+            f"UPDATE tasks SET "
+            f"status = CASE WHEN attempts >= {p} THEN 'dead' ELSE 'queued' END, "
+            f"processed_at = CASE WHEN attempts >= {p} THEN {p} ELSE processed_at END, "
+            f"error = 'attempt ' || CAST(attempts AS TEXT) || ' interrupted: ' "
+            f"|| lease_owner || ' died or its lease expired', "
+            f"run_at = {p}, {_END_LEASE} "
+            f"WHERE status = 'running' AND (lease_expires_at < {p}{owners}) "
+            f"RETURNING id, status",
+            (max_attempts, max_attempts, int(now), now, now, *dead_owners),
+        )
+        return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
 def lease_owners() -> list[str]:

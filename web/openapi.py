@@ -50,7 +50,7 @@ def build_document(max_body_bytes: int) -> dict[str, Any]:
                         "400": _error("Invalid JSON or an invalid task; nothing stored"),
                         "413": _error("Body too large"),
                         "415": _error("Content-Type is not JSON"),
-                        "503": _error("Database unavailable or queue full; retry after Retry-After"),
+                        "503": _error("Database unavailable or queue full; see Retry-After"),
                     },
                 },
                 "get": {
