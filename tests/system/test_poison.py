@@ -3,6 +3,8 @@
 The actions come from a user module (``tests/system/poison_actions.py``):
 one raises an ordinary exception every time; two take their worker actor
 down every time, with a ``BaseException`` subclass and with ``SystemExit``.
+Then the failures that once looped forever: an exception whose ``str()``
+raises, and error texts holding U+0000, which PostgreSQL cannot store.
 """
 
 from __future__ import annotations
@@ -74,3 +76,46 @@ def test_poison_tasks_end_dead_and_never_take_the_service_down(db_url, start_ser
     task_id = submit(service.base_url, "uppercase", {"text": "after the poison"})
     task = wait_for_status(service.base_url, task_id, ("completed", "dead"), WAIT_SECONDS)
     assert (task["status"], task["result"]) == ("completed", {"output": "AFTER THE POISON"})
+
+
+# Poison that once looped forever: a failure that cannot be printed, or whose text
+# PostgreSQL cannot store, must still end dead after max_attempts, like any other.
+FAST_FLAGS = (
+    "--actions", "tests.system.poison_actions", "--max-attempts", str(MAX_ATTEMPTS),
+    "--retry-backoff", "0", "--simulated-work", "0",
+)
+
+
+def test_an_exception_that_cannot_be_printed_ends_dead(db_url, start_service):
+    # Given: an action whose exception's str() raises
+    service = start_service(db_url, *FAST_FLAGS)
+    task_id = submit(service.base_url, "unprintable_error")
+    # When / Then: it ends dead after max_attempts, without a storm of worker restarts
+    task = wait_until_all(service.base_url, [task_id], timeout=WAIT_SECONDS)[task_id]
+    assert (task["status"], task["attempts"]) == ("dead", MAX_ATTEMPTS), task
+    assert task["error"], task
+    restarts = service.log().count("worker restarted")
+    assert restarts <= MAX_ATTEMPTS, f"the worker was restarted {restarts} times"
+
+
+def test_an_error_quoting_a_nul_character_ends_dead(db_url, start_service):
+    # Given: a failing action whose message quotes input holding U+0000 (valid JSON "\u0000")
+    service = start_service(db_url, *FAST_FLAGS)
+    task_id = submit(service.base_url, "always_fails", {"text": "a\u0000b"})
+    # When / Then: it ends dead with its error, as it does without the NUL
+    task = wait_until_all(service.base_url, [task_id], timeout=WAIT_SECONDS)[task_id]
+    assert (task["status"], task["attempts"]) == ("dead", MAX_ATTEMPTS), task
+    assert task["error"].startswith("ValueError: poisoned input a"), task
+    assert "worker restarted" not in service.log()
+
+
+def test_a_crash_message_quoting_a_nul_does_not_stop_the_node(db_url, start_service):
+    # Given: an action that kills its worker with a message quoting U+0000 from its input
+    service = start_service(db_url, *FAST_FLAGS)
+    poisoned = submit(service.base_url, "kills_worker", {"n": "a\u0000b"})
+    good = [submit(service.base_url, "uppercase", {"text": str(n)}) for n in range(5)]
+    # When / Then: it ends dead after max_attempts, and the good tasks still run
+    tasks = wait_until_all(service.base_url, [poisoned, *good], timeout=WAIT_SECONDS)
+    assert (tasks[poisoned]["status"], tasks[poisoned]["attempts"]) == ("dead", MAX_ATTEMPTS)
+    assert all(tasks[task_id]["status"] == "completed" for task_id in good), tasks
+    assert "Unhandled exception in Dispatcher" not in service.log()

@@ -2,9 +2,10 @@
 
 That module covers SIGTERM and SIGINT with tasks running and queued,
 either signal right after the service listens, and SIGTERM while a task
-outlives the shutdown timeout. Here: two SIGTERMs in a row, and either
-signal while a long task runs *and* clients are posting, so that requests
-are in flight when the server closes.
+outlives the shutdown timeout. Here: two SIGTERMs in a row; either signal
+while a long task runs *and* clients are posting, so that requests are in
+flight when the server closes; and the tasks prefetched behind a worker
+still busy at the deadline, which must be handed back, not left running.
 """
 
 from __future__ import annotations
@@ -122,10 +123,36 @@ def test_a_stop_during_a_long_task_with_requests_in_flight(
     assert "worker still busy at shutdown" in log, log
     # And: requests in flight were answered 202, or never answered; never an error
     assert not clients.failures, clients.failures
-    # And: the long task is left running for the next start, every 202 is stored.
-    # (Tasks prefetched behind the long task are left running too, not handed back:
-    # see the report on issue 5; the restart below still completes them.)
+    # And: only the long task is left running; every other 202 is stored completed or
+    # queued, those handed back unstarted with their attempt refunded
     at_exit = stored_tasks(db_url)
     assert at_exit[long_task]["status"] == "running"
     assert set(clients.accepted) <= set(at_exit)
+    left = {task_id: at_exit[task_id] for task_id in clients.accepted}
+    assert {row["status"] for row in left.values()} <= {"completed", "queued"}
+    assert all(row["attempts"] == 0 for row in left.values() if row["status"] == "queued")
     assert_all_completed_after_restart(start_service, db_url, flags, long_task, clients.accepted)
+
+
+def test_a_graceful_stop_hands_back_the_tasks_queued_behind_a_busy_worker(
+    db_url, start_service, tmp_path
+):
+    """README, Graceful stop: prefetched tasks that had not started are returned,
+    their attempt refunded; only a task still running at the deadline stays running."""
+    flags = ("--actions", SAMPLE_ACTIONS, "--workers", "1", "--prefetch", "5",
+             "--shutdown-timeout", "0.5")
+    service = start_service(db_url, *flags)
+    # Given: the one worker busy with a long task, four more prefetched behind it
+    long_task = start_long_task(service, tmp_path / "long-task-started")
+    behind = [submit(service.base_url, "uppercase", {"text": str(n)}) for n in range(4)]
+    wait_for(lambda: all(stored_tasks(db_url)[t]["status"] == "running" for t in behind),
+             WAIT_SECONDS, "the four tasks to be prefetched")
+
+    # When: a graceful stop outlasts the long task's deadline
+    service.signal(signal.SIGTERM)
+    assert service.wait(WAIT_SECONDS) == 0, service.log()
+
+    # Then: only the long task is left running; the four are queued again, attempt refunded
+    at_exit = stored_tasks(db_url)
+    assert at_exit[long_task]["status"] == "running"
+    assert [(at_exit[t]["status"], at_exit[t]["attempts"]) for t in behind] == [("queued", 0)] * 4
