@@ -54,7 +54,7 @@ FULL = Sizes(enqueue_seconds=10, enqueue_clients=16, bulk_seconds=10, bulk_batch
              scale_rows=1_000_000, scale_get_seconds=5, scale_drain_seconds=10,
              scale_baseline=True, warmup_seconds=1)
 QUICK = Sizes(enqueue_seconds=2, enqueue_clients=16, bulk_seconds=2, bulk_batch=1000,
-              bulk_clients=4, drain_tasks=2_000, e2e_rate=300, e2e_seconds=2,
+              bulk_clients=4, drain_tasks=2_000, e2e_rate=300, e2e_seconds=1.5,
               scale_rows=50_000, scale_get_seconds=1, scale_drain_seconds=0,
               scale_baseline=False, warmup_seconds=0)
 
