@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import cherrypy
 import orjson
-from cherrypy import _cplogging
 import pykka
+from cherrypy import _cplogging
 
 import models
 
