@@ -184,7 +184,10 @@ class Worker(pykka.ThreadingActor):
         Pykka has already marked this actor stopped; messages left in its
         inbox are dropped, and the dispatcher takes those tasks back.
         """
-        self._flush()
+        try:
+            self._flush()
+        except Exception as exc:  # noqa: BLE001 - the report below must still go out
+            log_event("persist failed", logging.WARNING, worker=self.index, error=repr(exc))
         if self._supervisor is not None:
             self._supervisor.tell(
                 WorkerDied(self.index, self.actor_ref, self._running, describe(exception_value))
