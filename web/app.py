@@ -68,7 +68,6 @@ def build_app(
         "/": common,
         "/tasks": {
             **common,
-            "request.dispatch": cherrypy.dispatch.MethodDispatcher(),
             # The handler reads the raw body itself, with a size limit.
             "request.process_request_body": False,
         },

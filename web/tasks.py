@@ -64,14 +64,12 @@ def _handles_errors(handler):
 
 
 class TasksResource:
-    """Mounted at /tasks with CherryPy's MethodDispatcher (405 for other methods).
+    """Mounted at /tasks; ``__call__`` routes by method (405 with ``Allow`` for others).
 
     Runs in CherryPy's request threads. Writes go through the ``Intake``
     (group commit); the handler then tells the dispatcher to wake. Reads call
     model functions. No SQL here.
     """
-
-    exposed = True
 
     def __init__(
         self,
@@ -82,6 +80,19 @@ class TasksResource:
         self._intake = intake
         self._dispatcher = dispatcher
         self._max_body_bytes = max_body_bytes
+
+    exposed = True  # CherryPy calls the instance for /tasks and /tasks/{id}
+
+    def __call__(self, *path: str, **params: Any) -> bytes:
+        """Routes by method. Written out rather than CherryPy's MethodDispatcher,
+        which cost about 6 % of a POST's interpreter time."""
+        method = cherrypy.serving.request.method
+        if method in ("GET", "HEAD"):
+            return self.GET(*path, **params)
+        if method == "POST" and not path:
+            return self.POST(**params)
+        cherrypy.serving.response.headers["Allow"] = "GET, HEAD, POST"
+        raise cherrypy.HTTPError(405)
 
     @_handles_errors
     def POST(self, *path: str, **params: Any) -> bytes:
