@@ -20,5 +20,5 @@ def record(data):
     finally:
         os.close(fd)
     if data.get("seconds"):
-        time.sleep(data["seconds"])
+        time.sleep(data["seconds"])  # the simulated work itself, not a wait for the system
     return {"key": data["key"], "pid": os.getpid()}
