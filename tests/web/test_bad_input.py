@@ -7,32 +7,18 @@ after all of it the service still accepts a good task.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import orjson
 import pytest
 
-from tests.conftest import ServiceProcess
-
 from .client import Response, list_tasks, post_json, request, submit, wait_for_status
+from .conftest import SMALL_MAX_BODY_BYTES
 
 pytestmark = pytest.mark.system
 
-MAX_BODY_BYTES = 1024
+MAX_BODY_BYTES = SMALL_MAX_BODY_BYTES  # the shared service's limit
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory) -> Iterator[ServiceProcess]:
-    folder = tmp_path_factory.mktemp("bad-input")
-    process = ServiceProcess(
-        f"sqlite:///{folder}/tasks.db", folder / "service.log",
-        "--max-body", str(MAX_BODY_BYTES), "--simulated-work", "0",
-    )
-    process.start()
-    yield process
-    process.stop()
 
 
 def assert_json_error(response: Response, status: int, message: str | None = None) -> str:

@@ -25,16 +25,6 @@ def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[str, str], byte
     return status, headers, body
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    from tests.conftest import ServiceProcess
-
-    folder = tmp_path_factory.mktemp("protocol")
-    process = ServiceProcess(f"sqlite:///{folder}/tasks.db", folder / "service.log").start()
-    yield process
-    process.stop()
-
-
 @pytest.mark.parametrize(("request_bytes", "message"), [
     (b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
     (b"GARBAGE\r\n\r\n", "Request-Line"),

@@ -77,7 +77,9 @@ def test_a_batch_names_the_first_bad_index():
     assert len(check_batch([{"action": "a"}] * 1000)) == 1000
 
 
-@pytest.mark.parametrize("value", ["0", "1001", "-1", "abc", "1.5", "²", "", " 5", "9" * 50, ["1", "2"]])
+@pytest.mark.parametrize(
+    "value", ["0", "1001", "-1", "abc", "1.5", "²", "", " 5", "9" * 50, ["1", "2"]]
+)
 def test_bad_limits(value):
     with pytest.raises(InvalidInput, match="limit must be an integer from 1 to 1000"):
         check_limit(value)
