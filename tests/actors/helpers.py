@@ -36,6 +36,23 @@ class Crash(BaseException):
     """What an action raises to kill its worker (not an ``Exception``)."""
 
 
+class BlockingAction:
+    """An action that signals ``started`` and then waits until ``release()``."""
+
+    def __init__(self, result=None) -> None:
+        self.started = Latch()
+        self._gate = threading.Event()
+        self._result = {} if result is None else result
+
+    def __call__(self, data):
+        self.started.hit()
+        self._gate.wait(WAIT_SECONDS)
+        return self._result
+
+    def release(self) -> None:
+        self._gate.set()
+
+
 def registry_with(**actions) -> ActionRegistry:
     """A registry whose fallback echoes the data; ``actions`` are added by name."""
     registry = ActionRegistry(Action("*", lambda data: {"echo": data}))

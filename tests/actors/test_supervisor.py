@@ -14,7 +14,7 @@ import pytest
 import models
 from actors import Boot, Poll, QueueConfig, Rescue, Shutdown, Supervisor, Wake, Worker
 
-from .helpers import WAIT_SECONDS, Crash, Latch, flush_workers, registry_with
+from .helpers import WAIT_SECONDS, BlockingAction, Crash, Latch, flush_workers, registry_with
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -165,18 +165,11 @@ def test_boot_recovers_tasks_left_running_by_a_dead_process(db):
 
 
 def test_leases_of_running_tasks_are_renewed(db):
-    release = threading.Event()
-    started = Latch()
-
-    def slow(data):
-        started.hit()
-        release.wait(WAIT_SECONDS)
-        return {}
-
+    slow = BlockingAction()
     supervisor, service = boot(db, registry_with(slow=slow), lease_seconds=30)
     [task_id] = enqueue("slow")
     service.dispatcher.tell(Wake())
-    started.wait(1)
+    slow.started.wait(1)
     before = models.Task.get_by_id(task_id).lease_expires_at
     later = time.time() + 20
     service.dispatcher.tell(Poll(later))
@@ -184,7 +177,7 @@ def test_leases_of_running_tasks_are_renewed(db):
     after = models.Task.get_by_id(task_id).lease_expires_at
     assert after == pytest.approx(later + 30)
     assert after > before
-    release.set()
+    slow.release()
 
 
 def test_shutdown_lets_running_tasks_finish_and_releases_the_rest(db):
@@ -270,18 +263,11 @@ def test_failures_that_cannot_be_printed_or_stored_as_is_still_end_dead(db):
 
 def test_shutdown_gives_back_what_a_busy_worker_never_started(db):
     # Given one worker stuck in a long task with four more prefetched behind it
-    gate = threading.Event()
-    started = Latch()
-
-    def slow(data):
-        started.hit()
-        gate.wait(WAIT_SECONDS)
-        return {}
-
+    slow = BlockingAction()
     supervisor, service = boot(db, registry_with(slow=slow), workers=1, prefetch=5)
     ids = enqueue("slow", 5)
     service.dispatcher.tell(Wake())
-    started.wait(1)
+    slow.started.wait(1)
     try:
         # When a shutdown's deadline passes while that task still runs
         supervisor.ask(Shutdown(0.2), timeout=WAIT_SECONDS)
@@ -291,4 +277,4 @@ def test_shutdown_gives_back_what_a_busy_worker_never_started(db):
         assert (tasks[0]["status"], tasks[0]["attempts"]) == ("running", 1)
         assert [(t["status"], t["attempts"]) for t in tasks[1:]] == [("queued", 0)] * 4
     finally:
-        gate.set()
+        slow.release()

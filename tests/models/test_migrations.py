@@ -87,7 +87,7 @@ def test_a_database_newer_than_the_code_is_refused(db_url):
     db = models.open_database(db_url)
     models.migrate(db)
     db.execute_sql(
-        f"INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)"
+        "INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)"
     )
     with pytest.raises(models.MigrationError, match="newer than this code"):
         models.migrate(db)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import http.client
 import threading
-from collections import Counter
 
 import pytest
 
-from tests.web.client import list_tasks, post_json, submit, wait_for, wait_until_all
+from tests.web.client import (
+    post_json,
+    submit,
+    wait_until_all,
+    wait_until_mid_way,
+)
 
 from .storage import by_status, stored_tasks
 
@@ -28,11 +32,7 @@ def test_kill9_mid_work_then_restart_completes_every_accepted_task(db_url, start
     ids = [submit(service.base_url, "uppercase", {"text": f"task {n}"}) for n in range(TASKS)]
 
     # When: some are done, some are running and some still wait, kill -9
-    def mid_way() -> Counter | None:
-        counts = Counter(t["status"] for t in list_tasks(service.base_url, limit=1000)["tasks"])
-        return counts if counts["completed"] and counts["running"] and counts["queued"] else None
-
-    wait_for(mid_way, message="some tasks completed, some running and some queued")
+    wait_until_mid_way(service.base_url)
     service.kill()
 
     # Then: every accepted task is on disk; the ones the dead process held are still running

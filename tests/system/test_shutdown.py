@@ -7,12 +7,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import pytest
 
 from tests.conftest import REPO, ServiceProcess, free_port
-from tests.web.client import list_tasks, submit, wait_for, wait_for_status, wait_until_all
+from tests.web.client import (
+    submit,
+    wait_for,
+    wait_for_status,
+    wait_until_all,
+    wait_until_mid_way,
+)
 
 from .storage import by_status, stored_tasks
 
@@ -39,11 +44,7 @@ def test_stop_signal_lets_running_tasks_finish_and_exits_0(db_url, start_service
     ids = [submit(service.base_url, "uppercase", {"text": f"task {n}"}) for n in range(TASKS)]
 
     # Given: tasks are running, some are done and some still wait
-    def mid_way() -> Counter | None:
-        counts = Counter(t["status"] for t in list_tasks(service.base_url, limit=1000)["tasks"])
-        return counts if counts["completed"] and counts["running"] and counts["queued"] else None
-
-    wait_for(mid_way, message="some tasks completed, some running and some queued")
+    wait_until_mid_way(service.base_url)
 
     # When
     code, elapsed = stop_and_time(

@@ -169,3 +169,16 @@ def wait_for_log(service: Any, pattern: str, timeout: float = WAIT_TIMEOUT_SECON
         lambda: re.search(pattern, service.log()), timeout,
         lambda: f"{pattern!r} in the log:\n{service.log()}",
     )
+
+
+def wait_until_mid_way(base_url: str, timeout: float = WAIT_TIMEOUT_SECONDS) -> dict[str, int]:
+    """Wait until some tasks are completed, some running and some still queued."""
+
+    def mid_way() -> dict[str, int] | None:
+        counts: dict[str, int] = {}
+        for task in list_tasks(base_url, limit=1000)["tasks"]:
+            counts[task["status"]] = counts.get(task["status"], 0) + 1
+        done = counts.get("completed") and counts.get("running") and counts.get("queued")
+        return counts if done else None
+
+    return wait_for(mid_way, timeout, "some tasks completed, some running and some queued")
