@@ -77,8 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         "TASKQUEUE_<FLAG> (e.g. TASKQUEUE_DB, TASKQUEUE_MAX_ATTEMPTS).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("command", nargs="?", choices=["serve", "migrate"], default="serve",
-                        help="serve the API (default), or run the migration alone and exit")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "migrate"],
+        default="serve",
+        help="serve the API (default), or run the migration alone and exit",
+    )
 
     def option(flag, kind, default, help, **kwargs):
         name = flag.lstrip("-")
@@ -86,36 +91,74 @@ def build_parser() -> argparse.ArgumentParser:
 
     option("--host", str, web.DEFAULT_HOST, "address to listen on")
     option("--port", int, web.DEFAULT_PORT, "port to listen on")
-    option("--db", str, models.DEFAULT_DB_URL,
-           "database URL: sqlite:///path/to/file.db or postgresql://user@host:port/dbname")
+    option(
+        "--db",
+        str,
+        models.DEFAULT_DB_URL,
+        "database URL: sqlite:///path/to/file.db or postgresql://user@host:port/dbname",
+    )
     option("--workers", _positive_int, DEFAULT_WORKERS, "worker actors")
-    option("--prefetch", _positive_int, DEFAULT_PREFETCH,
-           "unfinished tasks each worker may hold; the rest wait in the database")
-    option("--simulated-work", _non_negative_float, DEFAULT_SIMULATED_WORK_SECONDS,
-           "seconds the built-in actions sleep to simulate work; 0 turns it off")
-    option("--max-attempts", _positive_int, DEFAULT_MAX_ATTEMPTS,
-           "attempts before a task is dead")
-    option("--retry-backoff", _non_negative_float, DEFAULT_RETRY_BACKOFF_SECONDS,
-           "seconds: retry n waits RETRY_BACKOFF * 2^(n-1), plus up to 25%% jitter")
-    option("--lease", _positive_float, DEFAULT_LEASE_SECONDS,
-           "seconds a claimed task stays leased without a heartbeat before another node "
-           "may take it back")
-    option("--poll-interval", _positive_float, DEFAULT_POLL_INTERVAL_SECONDS,
-           "seconds between polls for due retries and other nodes' tasks")
-    option("--shutdown-timeout", _non_negative_float, DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
-           "seconds a stop waits for running tasks to finish")
+    option(
+        "--prefetch",
+        _positive_int,
+        DEFAULT_PREFETCH,
+        "unfinished tasks each worker may hold; the rest wait in the database",
+    )
+    option(
+        "--simulated-work",
+        _non_negative_float,
+        DEFAULT_SIMULATED_WORK_SECONDS,
+        "seconds the built-in actions sleep to simulate work; 0 turns it off",
+    )
+    option("--max-attempts", _positive_int, DEFAULT_MAX_ATTEMPTS, "attempts before a task is dead")
+    option(
+        "--retry-backoff",
+        _non_negative_float,
+        DEFAULT_RETRY_BACKOFF_SECONDS,
+        "seconds: retry n waits RETRY_BACKOFF * 2^(n-1), plus up to 25%% jitter",
+    )
+    option(
+        "--lease",
+        _positive_float,
+        DEFAULT_LEASE_SECONDS,
+        "seconds a claimed task stays leased without a heartbeat before another node "
+        "may take it back",
+    )
+    option(
+        "--poll-interval",
+        _positive_float,
+        DEFAULT_POLL_INTERVAL_SECONDS,
+        "seconds between polls for due retries and other nodes' tasks",
+    )
+    option(
+        "--shutdown-timeout",
+        _non_negative_float,
+        DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+        "seconds a stop waits for running tasks to finish",
+    )
     option("--node-name", str, "", "name shown as a task's node; empty means host:pid")
     option("--threads", _positive_int, web.DEFAULT_THREADS, "HTTP request threads")
-    option("--max-body", _positive_int, web.DEFAULT_MAX_BODY_BYTES,
-           "largest request body accepted, in bytes")
-    option("--max-queued", _positive_int, None,
-           "cap on tasks waiting to run (queued + retrying); past it POST answers 503 "
-           "with Retry-After (default: unlimited)")
+    option(
+        "--max-body",
+        _positive_int,
+        web.DEFAULT_MAX_BODY_BYTES,
+        "largest request body accepted, in bytes",
+    )
+    option(
+        "--max-queued",
+        _positive_int,
+        None,
+        "cap on tasks waiting to run (queued + retrying); past it POST answers 503 "
+        "with Retry-After (default: unlimited)",
+    )
     option("--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
-    parser.add_argument("--actions", action="append",
-                        default=[m for m in _env("actions", "").split(",") if m],
-                        help="module to import for its @action functions (repeatable; "
-                        "TASKQUEUE_ACTIONS takes a comma-separated list)")
+    parser.add_argument(
+        "--actions",
+        action="append",
+        default=[m for m in _env("actions", "").split(",") if m],
+        help="module to import for its @action functions (repeatable; "
+        "TASKQUEUE_ACTIONS takes a comma-separated list)",
+    )
     return parser
 
 
@@ -139,8 +182,10 @@ def migrate_only(db) -> int:
     except models.MigrationError as exc:
         print(exc, file=sys.stderr)  # the message starts "migration failed: …"
         return EXIT_MIGRATION_FAILED
-    print(f"migration complete: applied {applied or 'nothing'}, "
-          f"schema version {models.LATEST_VERSION}")
+    print(
+        f"migration complete: applied {applied or 'nothing'}, "
+        f"schema version {models.LATEST_VERSION}"
+    )
     return 0
 
 
@@ -157,7 +202,9 @@ def serve(args: argparse.Namespace, db) -> int:
     try:
         web.start_server(
             web.build_app(intake, service.dispatcher, args.max_body),
-            args.host, args.port, args.threads,
+            args.host,
+            args.port,
+            args.threads,
         )
     except OSError as exc:
         logger.error("%s", exc)

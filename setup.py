@@ -20,6 +20,8 @@ setup(
             "pytest-timeout>=2.2",
             "hypothesis>=6.100",
             "schemathesis>=4.0",  # tests/web/test_openapi.py uses the 4.x Python API
+            # Exact: another ruff release may format differently, and CI checks the format.
+            "ruff==0.17.6",
         ],
         "bench": [
             "huey>=2.5",

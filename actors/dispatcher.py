@@ -134,14 +134,24 @@ class Dispatcher(pykka.ThreadingActor):
             error = f"worker crashed: {message.error}"
             try:
                 status = models.fail(
-                    crashed, error, time.time(),
-                    self._config.max_attempts, self._config.retry_backoff_seconds,
+                    crashed,
+                    error,
+                    time.time(),
+                    self._config.max_attempts,
+                    self._config.retry_backoff_seconds,
                 )
             except Exception as exc:  # noqa: BLE001 - its lease expires and the rescue counts it
                 models.discard_connection()
                 status = f"unrecorded ({exc!r})"
-            log_event("task failed", logging.WARNING, task_id=crashed.id, action=crashed.action,
-                      attempt=crashed.attempts, status=status or "lease lost", error=error)
+            log_event(
+                "task failed",
+                logging.WARNING,
+                task_id=crashed.id,
+                action=crashed.action,
+                attempt=crashed.attempts,
+                status=status or "lease lost",
+                error=error,
+            )
         self._give_back(list(orphans.values()))
 
     def _give_back(self, tasks: list[models.ClaimedTask]) -> None:

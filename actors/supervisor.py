@@ -123,8 +123,12 @@ class Supervisor(pykka.ThreadingActor):
     def _boot(self) -> Service:
         started = time.perf_counter()
         applied = models.migrate(self._db)
-        log_event("migration complete", applied=applied or "none",
-                  version=models.LATEST_VERSION, duration_ms=(time.perf_counter() - started) * 1000)
+        log_event(
+            "migration complete",
+            applied=applied or "none",
+            version=models.LATEST_VERSION,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
         self._rescue(time.time())
         self._dispatcher = Dispatcher.start(self._config)
         for index in range(self._config.workers):
@@ -137,26 +141,43 @@ class Supervisor(pykka.ThreadingActor):
             self._listener.start()
         if self._start_ticker:
             self._ticker = Ticker(
-                self._dispatcher, self.actor_ref,
-                self._config.poll_interval_seconds, self._config.rescue_interval_seconds,
+                self._dispatcher,
+                self.actor_ref,
+                self._config.poll_interval_seconds,
+                self._config.rescue_interval_seconds,
             )
             self._ticker.start()
-        log_event("service started", node=self._config.node, owner=self._config.owner,
-                  workers=self._config.workers, prefetch=self._config.prefetch)
+        log_event(
+            "service started",
+            node=self._config.node,
+            owner=self._config.owner,
+            workers=self._config.workers,
+            prefetch=self._config.prefetch,
+        )
         return Service(dispatcher=self._dispatcher)
 
     def _start_worker(self, index: int) -> pykka.ActorRef:
         self._running_now[index] = None
         return Worker.start(
-            index, self._config, self._registry, self._dispatcher, self.actor_ref, self._stopping,
+            index,
+            self._config,
+            self._registry,
+            self._dispatcher,
+            self.actor_ref,
+            self._stopping,
             self._running_now,
         )
 
     def _restart_worker(self, index: int, running: models.ClaimedTask | None, error: str) -> None:
         ref = self._start_worker(index)
         self._workers[index] = ref
-        log_event("worker restarted", logging.WARNING, worker=index, error=error,
-                  task_id=running.id if running else "none")
+        log_event(
+            "worker restarted",
+            logging.WARNING,
+            worker=index,
+            error=error,
+            task_id=running.id if running else "none",
+        )
         self._dispatcher.tell(AttachWorker(index, ref, crashed=running, error=error))
         self._dispatcher.tell(Wake())
 
@@ -210,8 +231,12 @@ class Supervisor(pykka.ThreadingActor):
                 # It stopped starting tasks when ``stopping`` was set, so its
                 # current task is the only one it will run: give back the rest.
                 running_id = self._running_now.get(index)
-                log_event("worker still busy at shutdown", logging.WARNING, worker=index,
-                          task_id=running_id or "none")
+                log_event(
+                    "worker still busy at shutdown",
+                    logging.WARNING,
+                    worker=index,
+                    task_id=running_id or "none",
+                )
                 self._dispatcher.ask(ReleaseUnstarted(index, running_id))
             except pykka.ActorDeadError:
                 pass

@@ -96,8 +96,13 @@ class Worker(pykka.ThreadingActor):
 
     def _run(self, task: models.ClaimedTask) -> None:
         action = self._registry.lookup(task.action)
-        log_event("processing task", task_id=task.id, action=task.action, attempt=task.attempts,
-                  worker=self.index)
+        log_event(
+            "processing task",
+            task_id=task.id,
+            action=task.action,
+            attempt=task.attempts,
+            worker=self.index,
+        )
         started = time.perf_counter()
         self._running = task
         self._running_now[self.index] = task.id
@@ -105,22 +110,33 @@ class Worker(pykka.ThreadingActor):
             if action.builtin and self._config.simulated_work_seconds > 0:
                 time.sleep(self._config.simulated_work_seconds)
             result_json = orjson.dumps(action.function(task.data)).decode()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any error of an action is a failed attempt
             self._running = None
             self._running_now[self.index] = None
             error = describe(exc)
             self._failed.append((task, error))
-            log_event("task failed", logging.WARNING, task_id=task.id, action=task.action,
-                      attempt=task.attempts, error=error,
-                      duration_ms=(time.perf_counter() - started) * 1000)
+            log_event(
+                "task failed",
+                logging.WARNING,
+                task_id=task.id,
+                action=task.action,
+                attempt=task.attempts,
+                error=error,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
             return
         except BaseException as exc:  # self._running stays set: on_failure reports it
             raise WorkerCrashed(describe(exc)) from exc
         self._running = None
         self._running_now[self.index] = None
         self._completed.append((task, result_json))
-        log_event("task completed", task_id=task.id, action=task.action, attempt=task.attempts,
-                  duration_ms=(time.perf_counter() - started) * 1000)
+        log_event(
+            "task completed",
+            task_id=task.id,
+            action=task.action,
+            attempt=task.attempts,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
 
     def _flush_due(self) -> bool:
         pending = len(self._completed) + len(self._failed)
@@ -143,12 +159,20 @@ class Worker(pykka.ThreadingActor):
             while self._failed:
                 task, error = self._failed[0]
                 status = models.fail(
-                    task, error, time.time(),
-                    self._config.max_attempts, self._config.retry_backoff_seconds,
+                    task,
+                    error,
+                    time.time(),
+                    self._config.max_attempts,
+                    self._config.retry_backoff_seconds,
                 )
                 if status != models.RETRYING:
-                    log_event("task dead" if status else "outcome discarded: claim lost",
-                              logging.WARNING, task_id=task.id, attempt=task.attempts, error=error)
+                    log_event(
+                        "task dead" if status else "outcome discarded: claim lost",
+                        logging.WARNING,
+                        task_id=task.id,
+                        attempt=task.attempts,
+                        error=error,
+                    )
                 settled.append(task.id)
                 self._failed.pop(0)
             if self._unstarted:
@@ -158,8 +182,13 @@ class Worker(pykka.ThreadingActor):
             self._pending_since = None
         except models.StorageError as exc:
             models.discard_connection()
-            log_event("persist failed", logging.WARNING, worker=self.index, error=repr(exc),
-                      retry_in_s=PERSIST_RETRY_SECONDS)
+            log_event(
+                "persist failed",
+                logging.WARNING,
+                worker=self.index,
+                error=repr(exc),
+                retry_in_s=PERSIST_RETRY_SECONDS,
+            )
             self._schedule_retry()
         if settled:
             self._dispatcher.tell(TasksFinished(self.index, tuple(settled)))

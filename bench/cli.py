@@ -28,38 +28,81 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark this task queue against Huey and Celery (issue 4).",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="scaled down (2 s enqueue, 2,000 drain, 50,000 rows): under a minute")
-    parser.add_argument("--only", default=",".join(scenarios.SCENARIOS),
-                        help="comma-separated scenarios to run, from: "
-                        + ", ".join(scenarios.SCENARIOS))
-    parser.add_argument("--stacks", default=",".join(STACKS),
-                        help="comma-separated stacks to run, from: " + ", ".join(STACKS))
-    parser.add_argument("--repeat", type=int, default=1, metavar="N",
-                        help="run each scenario N times per stack (scale once) and report "
-                        "the medians; every run's numbers go into the report's last table")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="before each run, wait up to SECONDS for other programs to leave "
-                        f"the CPU (under {OTHER_LOAD_WARNING_CORES} cores); for shared machines")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"report to write (default: {FULL_REPORT.name} for a full run of "
-                        f"everything, else bench/results/BENCHMARKS-partial.md)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where the databases go (default: a new temporary folder)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the databases and every process's log")
-    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
-                        help="py-spy record our service during enqueue, bulk, drain and e2e into "
-                        "DIR, and print its hot spots")
-    parser.add_argument("--profile-gil", action="store_true",
-                        help="with --profile: sample only the thread holding the GIL (where "
-                        "Python code burns CPU) instead of every thread that is not idle")
-    parser.add_argument("--snapshot", action="store_true",
-                        help="measure the committed code: run from a clean copy of HEAD "
-                        "(git archive), so that edits to the working tree during the run "
-                        "change nothing; the report still goes to this checkout")
-    parser.add_argument("--ours-arg", action="append", default=[], metavar="ARG",
-                        help="extra flag for run.py, repeatable (e.g. --ours-arg=--threads=32)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="scaled down (2 s enqueue, 2,000 drain, 50,000 rows): under a minute",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(scenarios.SCENARIOS),
+        help="comma-separated scenarios to run, from: " + ", ".join(scenarios.SCENARIOS),
+    )
+    parser.add_argument(
+        "--stacks",
+        default=",".join(STACKS),
+        help="comma-separated stacks to run, from: " + ", ".join(STACKS),
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each scenario N times per stack (scale once) and report "
+        "the medians; every run's numbers go into the report's last table",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each run, wait up to SECONDS for other programs to leave "
+        f"the CPU (under {OTHER_LOAD_WARNING_CORES} cores); for shared machines",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"report to write (default: {FULL_REPORT.name} for a full run of "
+        f"everything, else bench/results/BENCHMARKS-partial.md)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where the databases go (default: a new temporary folder)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the databases and every process's log"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="py-spy record our service during enqueue, bulk, drain and e2e into "
+        "DIR, and print its hot spots",
+    )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only the thread holding the GIL (where "
+        "Python code burns CPU) instead of every thread that is not idle",
+    )
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="measure the committed code: run from a clean copy of HEAD "
+        "(git archive), so that edits to the working tree during the run "
+        "change nothing; the report still goes to this checkout",
+    )
+    parser.add_argument(
+        "--ours-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra flag for run.py, repeatable (e.g. --ours-arg=--threads=32)",
+    )
     return parser
 
 
@@ -67,8 +110,9 @@ def _choices(text: str, allowed, what: str) -> list[str]:
     chosen = [item.strip() for item in text.split(",") if item.strip()]
     unknown = [item for item in chosen if item not in allowed]
     if unknown or not chosen:
-        raise SystemExit(f"unknown {what}: {', '.join(unknown) or '(none)'}; "
-                         f"choose from {', '.join(allowed)}")
+        raise SystemExit(
+            f"unknown {what}: {', '.join(unknown) or '(none)'}; choose from {', '.join(allowed)}"
+        )
     return chosen
 
 
@@ -80,31 +124,41 @@ def _wait_quiet(limit_seconds: float) -> None:
             time.sleep(1.0)
         if other.cores < OTHER_LOAD_WARNING_CORES:
             return
-    print(f"    note: other programs still busy after {limit_seconds:g} s of waiting",
-          flush=True)
+    print(f"    note: other programs still busy after {limit_seconds:g} s of waiting", flush=True)
 
 
 def _run_snapshot(argv: list[str], output: Path) -> int:
     """Run this same command from a clean ``git archive HEAD`` copy, then delete the copy."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=procs.REPO,
-                            capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=procs.REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     source = Path(tempfile.mkdtemp(prefix="taskqueue-bench-src-"))
     try:
-        archive = subprocess.Popen(["git", "archive", "HEAD"], cwd=procs.REPO,
-                                   stdout=subprocess.PIPE)
+        archive = subprocess.Popen(
+            ["git", "archive", "HEAD"], cwd=procs.REPO, stdout=subprocess.PIPE
+        )
         subprocess.run(["tar", "-x", "-C", str(source)], stdin=archive.stdout, check=True)
         archive.stdout.close()
         if archive.wait() != 0:
             raise SystemExit("git archive HEAD failed")
         child_argv = [arg for arg in argv if arg != "--snapshot"]
         print(f"measuring commit {commit} from a clean copy in {source}", flush=True)
-        env = {**os.environ, "BENCH_RESULTS_DIR": str(RESULTS_DIR.resolve()),
-               "BENCH_FULL_REPORT": str(output.resolve()),
-               "BENCH_COMMIT": f"{commit} (clean copy of HEAD, --snapshot)",
-               "BENCH_SNAPSHOT": "1"}
+        env = {
+            **os.environ,
+            "BENCH_RESULTS_DIR": str(RESULTS_DIR.resolve()),
+            "BENCH_FULL_REPORT": str(output.resolve()),
+            "BENCH_COMMIT": f"{commit} (clean copy of HEAD, --snapshot)",
+            "BENCH_SNAPSHOT": "1",
+        }
         env.pop("PYTHONPATH", None)
-        code = (f"import sys; sys.path.insert(0, {str(source)!r}); "
-                f"from bench.cli import main; sys.exit(main({child_argv!r}))")
+        code = (
+            f"import sys; sys.path.insert(0, {str(source)!r}); "
+            f"from bench.cli import main; sys.exit(main({child_argv!r}))"
+        )
         # The copy's modules come first; the command keeps this directory for its paths.
         return subprocess.run([sys.executable, "-c", code], env=env).returncode
     finally:
@@ -122,21 +176,34 @@ def main(argv: list[str] | None = None) -> int:
     sizes = scenarios.QUICK if args.quick else scenarios.FULL
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
-    complete = not args.quick and set(only) == set(scenarios.SCENARIOS) \
-        and set(stack_names) == set(STACKS) and not args.ours_arg and args.profile is None
-    output = (args.output or (FULL_REPORT if complete
-                              else RESULTS_DIR / "BENCHMARKS-partial.md")).resolve()
+    complete = (
+        not args.quick
+        and set(only) == set(scenarios.SCENARIOS)
+        and set(stack_names) == set(STACKS)
+        and not args.ours_arg
+        and args.profile is None
+    )
+    output = (
+        args.output or (FULL_REPORT if complete else RESULTS_DIR / "BENCHMARKS-partial.md")
+    ).resolve()
     if args.snapshot:
         return _run_snapshot(sys.argv[1:] if argv is None else argv, output)
     if not wrk.available():
-        print("note: wrk is not installed (apt-get install wrk); enqueue uses Python clients",
-              file=sys.stderr)
+        print(
+            "note: wrk is not installed (apt-get install wrk); enqueue uses Python clients",
+            file=sys.stderr,
+        )
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="taskqueue-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    ctx = scenarios.Context(sizes=sizes, workdir=workdir, ours_args=tuple(args.ours_arg),
-                            profile_dir=args.profile, profile_gil=args.profile_gil,
-                            log=lambda line: print(line, flush=True))
+    ctx = scenarios.Context(
+        sizes=sizes,
+        workdir=workdir,
+        ours_args=tuple(args.ours_arg),
+        profile_dir=args.profile,
+        profile_gil=args.profile_gil,
+        log=lambda line: print(line, flush=True),
+    )
     runs: report.Runs = {name: {} for name in stack_names}
     failures: list[str] = []
     started = time.monotonic()
@@ -156,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
                     if scenario == "scale" and name != "ours":
                         continue
                     label = f" (round {ctx.round + 1} of {rounds})" if rounds > 1 else ""
-                    print(f"[{time.monotonic() - started:5.0f}s] {scenario}: {name}{label}",
-                          flush=True)
+                    print(
+                        f"[{time.monotonic() - started:5.0f}s] {scenario}: {name}{label}",
+                        flush=True,
+                    )
                     if args.wait_quiet:
                         _wait_quiet(args.wait_quiet)
                     try:
@@ -165,8 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                             values = scenarios.RUNNERS[scenario](ctx, STACKS[name])
                         values[f"{scenario}_other_load_cores"] = other.cores
                         if other.cores > OTHER_LOAD_WARNING_CORES:
-                            print(f"    note: other work kept {other.cores:.2f} cores busy "
-                                  "meanwhile; these numbers are disturbed", flush=True)
+                            print(
+                                f"    note: other work kept {other.cores:.2f} cores busy "
+                                "meanwhile; these numbers are disturbed",
+                                flush=True,
+                            )
                     except KeyboardInterrupt:
                         raise
                     except Exception as exc:  # noqa: BLE001 - one failure must not lose the rest
@@ -175,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
                         traceback.print_exc()
                         continue
                     runs[name].setdefault(scenario, []).append(values)
-                    print("    " + ", ".join(f"{k}={v:,.1f}" for k, v in values.items()),
-                          flush=True)
+                    print(
+                        "    " + ", ".join(f"{k}={v:,.1f}" for k, v in values.items()), flush=True
+                    )
     except KeyboardInterrupt:
         print("interrupted: stopping every process started", file=sys.stderr)
         failures.append("interrupted")
@@ -189,16 +262,26 @@ def main(argv: list[str] | None = None) -> int:
     rows = report.table(results, sizes, disturbed)
     print()
     print(report.plain(rows))
-    print("\n(ratios: above 1× means ours is better, for throughput and for latency alike;"
-          f"\n {report.DISTURBED.strip()} = every round of it ran while other programs used "
-          "the CPU)")
+    print(
+        "\n(ratios: above 1× means ours is better, for throughput and for latency alike;"
+        f"\n {report.DISTURBED.strip()} = every round of it ran while other programs used "
+        "the CPU)"
+    )
     for failure in failures:
         print(f"FAILED {failure}")
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    raw = {"machine": info, "quick": args.quick, "sizes": sizes.__dict__, "results": results,
-           "runs": runs, "repeat": args.repeat,
-           "failures": failures, "elapsed_seconds": elapsed, "ours_args": args.ours_arg}
+    raw = {
+        "machine": info,
+        "quick": args.quick,
+        "sizes": sizes.__dict__,
+        "results": results,
+        "runs": runs,
+        "repeat": args.repeat,
+        "failures": failures,
+        "elapsed_seconds": elapsed,
+        "ours_args": args.ours_arg,
+    }
     raw_name = "latest.json" if output == FULL_REPORT.resolve() else "latest-partial.json"
     (RESULTS_DIR / raw_name).write_text(json.dumps(raw, indent=2, default=str))
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -49,8 +49,9 @@ class ClosedLoopResult:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
-def _closed_loop_client(base_url, method, path, body, expect_status, seconds,
-                        ready, go, results) -> None:
+def _closed_loop_client(
+    base_url, method, path, body, expect_status, seconds, ready, go, results
+) -> None:
     host, port = _host_port(base_url)
     conn = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_SECONDS)
     conn.connect()
@@ -84,13 +85,22 @@ def _closed_loop_client(base_url, method, path, body, expect_status, seconds,
     results.put((latencies, errors, started, finished, sample))
 
 
-def closed_loop(base_url: str, method: str, path: str, body: bytes | None, expect_status: int,
-                clients: int, seconds: float) -> ClosedLoopResult:
+def closed_loop(
+    base_url: str,
+    method: str,
+    path: str,
+    body: bytes | None,
+    expect_status: int,
+    clients: int,
+    seconds: float,
+) -> ClosedLoopResult:
     """``clients`` processes, one keep-alive connection each, for ``seconds``."""
     ready, results, go = _mp.Queue(), _mp.Queue(), _mp.Event()
     workers = [
-        _mp.Process(target=_closed_loop_client,
-                    args=(base_url, method, path, body, expect_status, seconds, ready, go, results))
+        _mp.Process(
+            target=_closed_loop_client,
+            args=(base_url, method, path, body, expect_status, seconds, ready, go, results),
+        )
         for _ in range(clients)
     ]
     for worker in workers:
@@ -164,8 +174,15 @@ class OpenLoop:
     """A sender process at a fixed rate; ``accepted`` yields ``(id, due, sent, answered, error)``
     tuples and finally ``None``."""
 
-    def __init__(self, base_url: str, body: bytes, rate: float, count: int,
-                 lead_seconds: float = 0.5, threads: int = OPEN_LOOP_THREADS) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        body: bytes,
+        rate: float,
+        count: int,
+        lead_seconds: float = 0.5,
+        threads: int = OPEN_LOOP_THREADS,
+    ) -> None:
         self.accepted = _mp.Queue()
         self.start_at = time.monotonic() + lead_seconds  # time for the process to spawn
         self._process = _mp.Process(

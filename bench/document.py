@@ -9,10 +9,20 @@ from bench import report
 from bench.scenarios import Sizes
 
 MACHINE_LABELS = {
-    "date": "Date", "commit": "Commit", "cpu": "CPU model", "cores": "Cores", "ram": "RAM",
-    "os": "OS", "python": "Python", "sqlite": "SQLite", "postgresql": "PostgreSQL",
-    "redis": "redis-server", "wrk": "wrk", "filesystem": "Databases on",
-    "packages": "Packages", "load": "Load average",
+    "date": "Date",
+    "commit": "Commit",
+    "cpu": "CPU model",
+    "cores": "Cores",
+    "ram": "RAM",
+    "os": "OS",
+    "python": "Python",
+    "sqlite": "SQLite",
+    "postgresql": "PostgreSQL",
+    "redis": "redis-server",
+    "wrk": "wrk",
+    "filesystem": "Databases on",
+    "packages": "Packages",
+    "load": "Load average",
 }
 
 
@@ -146,10 +156,18 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
-def render(rows: list[list[str]], runs: dict, info: dict[str, str], sizes: Sizes,
-           args: argparse.Namespace, failures: list[str], elapsed: float) -> str:
-    machine = "\n".join(f"| {MACHINE_LABELS.get(key, key)} | {value} |"
-                        for key, value in info.items())
+def render(
+    rows: list[list[str]],
+    runs: dict,
+    info: dict[str, str],
+    sizes: Sizes,
+    args: argparse.Namespace,
+    failures: list[str],
+    elapsed: float,
+) -> str:
+    machine = "\n".join(
+        f"| {MACHINE_LABELS.get(key, key)} | {value} |" for key, value in info.items()
+    )
     failed = ""
     if failures:
         failed = "\n## Failures\n\n" + "\n".join(f"- {failure}" for failure in failures) + "\n"

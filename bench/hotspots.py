@@ -30,7 +30,7 @@ def _function(frame: str) -> str:
     path = path.rstrip(")")
     match = _SITE.search(path)
     if match:
-        path = path[match.end():]
+        path = path[match.end() :]
     elif "/lib/python" in path:
         path = "stdlib/" + path.rsplit("/lib/python", 1)[1].split("/", 1)[-1]
     else:
@@ -73,8 +73,11 @@ def summary(path: Path, top: int = DEFAULT_TOP) -> str:
     self_counts, total_counts, threads, samples, waiting = load(path)
     if not samples:
         return f"{path}: no samples"
-    lines = [f"{samples} samples running, {waiting} more blocked in a wait (left out)", "",
-             f"top {top} by self time:"]
+    lines = [
+        f"{samples} samples running, {waiting} more blocked in a wait (left out)",
+        "",
+        f"top {top} by self time:",
+    ]
     lines += [f"  {100 * n / samples:5.1f}%  {name}" for name, n in self_counts.most_common(top)]
     lines += ["", f"top {top} by total time (the function and what it calls):"]
     lines += [f"  {100 * n / samples:5.1f}%  {name}" for name, n in total_counts.most_common(top)]

@@ -64,8 +64,7 @@ def _filesystem(path: Path) -> str:
 
 def _git(*args: str) -> str:
     try:
-        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              timeout=10)
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
         return done.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""

@@ -18,8 +18,9 @@ ID_POLL_SECONDS = 0.001
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                           check_same_thread=False, timeout=30)
+    return sqlite3.connect(
+        f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False, timeout=30
+    )
 
 
 @dataclass
@@ -46,8 +47,14 @@ class CountWatcher:
     at most one interval at each end.
     """
 
-    def __init__(self, db_path: Path, count_sql: str, target: int, timeout_seconds: float,
-                 interval_seconds: float) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        count_sql: str,
+        target: int,
+        timeout_seconds: float,
+        interval_seconds: float,
+    ) -> None:
         self._conn = connect_readonly(db_path)
         self._sql = count_sql
         self._target = target
@@ -121,7 +128,7 @@ class IdWatcher:
         started = time.monotonic()
         ids = list(self.pending)
         for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start:start + IN_CHUNK]
+            chunk = ids[start : start + IN_CHUNK]
             sql = self._sql.format(marks=", ".join("?" * len(chunk)))
             for (task_id,) in self._conn.execute(sql, chunk):
                 self.done[task_id] = started - self.pending.pop(task_id)

@@ -47,15 +47,21 @@ def bench_env(**extra: str) -> dict[str, str]:
 class Proc:
     """One child process with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path
-        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(log_path, "ab")  # closed in stop()
         self.popen = subprocess.Popen(
-            argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, env=env or bench_env(), start_new_session=True,
+            argv,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env or bench_env(),
+            start_new_session=True,
         )
         self.pid = self.popen.pid
         _started.append(self)
@@ -108,8 +114,10 @@ class Proc:
             try:
                 self.popen.wait(STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
-                print(f"  {self.name} (pid {self.pid}) ignored signal {sig}; killing it",
-                      file=sys.stderr)
+                print(
+                    f"  {self.name} (pid {self.pid}) ignored signal {sig}; killing it",
+                    file=sys.stderr,
+                )
         for proc in family:  # children the parent did not reap, then the parent
             try:
                 if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
@@ -129,8 +137,12 @@ def stop_all() -> None:
         proc.stop()
 
 
-def wait_http(base_url: str, path: str = "/tasks?limit=1",
-              timeout_seconds: float = READY_TIMEOUT_SECONDS, proc: Proc | None = None) -> None:
+def wait_http(
+    base_url: str,
+    path: str = "/tasks?limit=1",
+    timeout_seconds: float = READY_TIMEOUT_SECONDS,
+    proc: Proc | None = None,
+) -> None:
     """Poll ``GET path`` until it answers 200 (bounded), or fail with the log's tail."""
     host, _, port = base_url.removeprefix("http://").partition(":")
     deadline = time.monotonic() + timeout_seconds

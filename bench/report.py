@@ -24,8 +24,11 @@ def summarize(runs: Runs) -> tuple[dict[str, dict[str, float]], set[tuple[str, s
     for stack, by_scenario in runs.items():
         results[stack] = {}
         for scenario, rounds in by_scenario.items():
-            quiet = [r for r in rounds
-                     if r.get(f"{scenario}_other_load_cores", 0.0) < OTHER_LOAD_LIMIT_CORES]
+            quiet = [
+                r
+                for r in rounds
+                if r.get(f"{scenario}_other_load_cores", 0.0) < OTHER_LOAD_LIMIT_CORES
+            ]
             for key in {key for r in rounds for key in r}:
                 values = [r[key] for r in (quiet or rounds) if key in r]
                 results[stack][key] = statistics.median(values)
@@ -49,28 +52,64 @@ class Metric:
 def metrics(sizes: Sizes) -> list[Metric]:
     rows = f"{sizes.scale_rows:,}"
     return [
-        Metric("enqueue_rps", f"enqueue, {sizes.enqueue_clients} clients", "req/s", HIGHER,
-               1300, 1.0, 1.7),
+        Metric(
+            "enqueue_rps",
+            f"enqueue, {sizes.enqueue_clients} clients",
+            "req/s",
+            HIGHER,
+            1300,
+            1.0,
+            1.7,
+        ),
         Metric("enqueue_p50_ms", "enqueue p50", "ms", LOWER, digits=1),
         Metric("enqueue_p99_ms", "enqueue p99", "ms", LOWER, 25, digits=1),
-        Metric("bulk_tps", f"bulk enqueue, {sizes.bulk_batch:,}/request, "
-               f"{sizes.bulk_clients} clients", "tasks/s", HIGHER, 30000),
-        Metric("drain_tps", f"drain {sizes.drain_tasks:,}, 2 workers", "tasks/s", HIGHER,
-               4000, 2.5, 4.0),
+        Metric(
+            "bulk_tps",
+            f"bulk enqueue, {sizes.bulk_batch:,}/request, {sizes.bulk_clients} clients",
+            "tasks/s",
+            HIGHER,
+            30000,
+        ),
+        Metric(
+            "drain_tps",
+            f"drain {sizes.drain_tasks:,}, 2 workers",
+            "tasks/s",
+            HIGHER,
+            4000,
+            2.5,
+            4.0,
+        ),
         Metric("e2e_p50_ms", f"end to end at {sizes.e2e_rate:g}/s, p50", "ms", LOWER, digits=1),
-        Metric("e2e_p99_ms", f"end to end at {sizes.e2e_rate:g}/s, p99", "ms", LOWER, 30,
-               digits=1),
+        Metric("e2e_p99_ms", f"end to end at {sizes.e2e_rate:g}/s, p99", "ms", LOWER, 30, digits=1),
         Metric("rss_empty_mb", "peak RSS, empty table", "MB", LOWER, digits=1),
         Metric("rss_held_mb", f"peak RSS holding {rows} queued", "MB", LOWER, 150, digits=1),
-        Metric("rss_drain_mb", f"peak RSS draining {rows} for {sizes.scale_drain_seconds:g} s",
-               "MB", LOWER, 150, digits=1),
+        Metric(
+            "rss_drain_mb",
+            f"peak RSS draining {rows} for {sizes.scale_drain_seconds:g} s",
+            "MB",
+            LOWER,
+            150,
+            digits=1,
+        ),
         Metric("scale_drain_tps", f"drain rate with {rows} queued", "tasks/s", HIGHER),
         Metric("get_all_p50_ms", f"GET /tasks at {rows} rows, p50", "ms", LOWER, digits=2),
         Metric("get_all_p99_ms", f"GET /tasks at {rows} rows, p99", "ms", LOWER, 20, digits=2),
-        Metric("get_queued_p99_ms", f"GET /tasks?status=queued at {rows} rows, p99", "ms",
-               LOWER, 20, digits=2),
-        Metric("get_running_p99_ms", f"GET /tasks?status=running at {rows} rows, p99", "ms",
-               LOWER, 20, digits=2),
+        Metric(
+            "get_queued_p99_ms",
+            f"GET /tasks?status=queued at {rows} rows, p99",
+            "ms",
+            LOWER,
+            20,
+            digits=2,
+        ),
+        Metric(
+            "get_running_p99_ms",
+            f"GET /tasks?status=running at {rows} rows, p99",
+            "ms",
+            LOWER,
+            20,
+            digits=2,
+        ),
     ]
 
 
@@ -104,8 +143,7 @@ def _target_text(metric: Metric) -> str:
     return "; ".join(parts)
 
 
-def _met(metric: Metric, ours: float | None, vs_huey: float | None,
-         vs_celery: float | None) -> str:
+def _met(metric: Metric, ours: float | None, vs_huey: float | None, vs_celery: float | None) -> str:
     if ours is None or not _target_text(metric):
         return ""
     checks = []
@@ -118,10 +156,20 @@ def _met(metric: Metric, ours: float | None, vs_huey: float | None,
     return "yes" if all(checks) else "no"
 
 
-def table(results: dict, sizes: Sizes,
-          disturbed: set[tuple[str, str]] = frozenset()) -> list[list[str]]:
-    header = ["what", "unit", "ours", "Huey", "Celery", "ours vs Huey", "ours vs Celery",
-              "target (ours)", "met"]
+def table(
+    results: dict, sizes: Sizes, disturbed: set[tuple[str, str]] = frozenset()
+) -> list[list[str]]:
+    header = [
+        "what",
+        "unit",
+        "ours",
+        "Huey",
+        "Celery",
+        "ours vs Huey",
+        "ours vs Celery",
+        "target (ours)",
+        "met",
+    ]
     rows = [header]
     for metric in metrics(sizes):
         ours = _value(results, "ours", metric.key)
@@ -131,15 +179,21 @@ def table(results: dict, sizes: Sizes,
             continue
         vs_huey = _advantage(metric, ours, huey)
         vs_celery = _advantage(metric, ours, celery)
-        cells = [_fmt(value, metric.digits)
-                 + (DISTURBED if (stack, metric.key) in disturbed else "")
-                 for stack, value in (("ours", ours), ("huey", huey), ("celery", celery))]
-        rows.append([
-            metric.label, metric.unit, *cells,
-            "—" if vs_huey is None else f"{vs_huey:.2f}×",
-            "—" if vs_celery is None else f"{vs_celery:.2f}×",
-            _target_text(metric), _met(metric, ours, vs_huey, vs_celery),
-        ])
+        cells = [
+            _fmt(value, metric.digits) + (DISTURBED if (stack, metric.key) in disturbed else "")
+            for stack, value in (("ours", ours), ("huey", huey), ("celery", celery))
+        ]
+        rows.append(
+            [
+                metric.label,
+                metric.unit,
+                *cells,
+                "—" if vs_huey is None else f"{vs_huey:.2f}×",
+                "—" if vs_celery is None else f"{vs_celery:.2f}×",
+                _target_text(metric),
+                _met(metric, ours, vs_huey, vs_celery),
+            ]
+        )
     return rows
 
 
@@ -153,8 +207,12 @@ def plain(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = []
     for index, row in enumerate(rows):
-        out.append("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
-                             for i, cell in enumerate(row)))
+        out.append(
+            "  ".join(
+                cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+                for i, cell in enumerate(row)
+            )
+        )
         if index == 0:
             out.append("  ".join("-" * width for width in widths))
     return "\n".join(out)
@@ -178,7 +236,8 @@ def details(runs: Runs) -> str:
     stacks = [stack for stack in ("ours", "huey", "celery") if stack in flat]
     rows = [["metric", *stacks]]
     for key in keys:
-        cells = [" / ".join(_number(v) for v in flat[stack].get(key, [])) or "—"
-                 for stack in stacks]
+        cells = [
+            " / ".join(_number(v) for v in flat[stack].get(key, [])) or "—" for stack in stacks
+        ]
         rows.append([key, *cells])
     return markdown(rows)

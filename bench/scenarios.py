@@ -49,14 +49,36 @@ class Sizes:
     warmup_seconds: float
 
 
-FULL = Sizes(enqueue_seconds=10, enqueue_clients=16, bulk_seconds=10, bulk_batch=1000,
-             bulk_clients=4, drain_tasks=20_000, e2e_rate=300, e2e_seconds=20,
-             scale_rows=1_000_000, scale_get_seconds=5, scale_drain_seconds=10,
-             scale_baseline=True, warmup_seconds=1)
-QUICK = Sizes(enqueue_seconds=2, enqueue_clients=16, bulk_seconds=2, bulk_batch=1000,
-              bulk_clients=4, drain_tasks=2_000, e2e_rate=300, e2e_seconds=1.5,
-              scale_rows=50_000, scale_get_seconds=1, scale_drain_seconds=0,
-              scale_baseline=False, warmup_seconds=0)
+FULL = Sizes(
+    enqueue_seconds=10,
+    enqueue_clients=16,
+    bulk_seconds=10,
+    bulk_batch=1000,
+    bulk_clients=4,
+    drain_tasks=20_000,
+    e2e_rate=300,
+    e2e_seconds=20,
+    scale_rows=1_000_000,
+    scale_get_seconds=5,
+    scale_drain_seconds=10,
+    scale_baseline=True,
+    warmup_seconds=1,
+)
+QUICK = Sizes(
+    enqueue_seconds=2,
+    enqueue_clients=16,
+    bulk_seconds=2,
+    bulk_batch=1000,
+    bulk_clients=4,
+    drain_tasks=2_000,
+    e2e_rate=300,
+    e2e_seconds=1.5,
+    scale_rows=50_000,
+    scale_get_seconds=1,
+    scale_drain_seconds=0,
+    scale_baseline=False,
+    warmup_seconds=0,
+)
 
 
 @dataclass
@@ -89,8 +111,20 @@ class _Profiler:
             return
         ctx.profile_dir.mkdir(parents=True, exist_ok=True)
         out = ctx.profile_dir / f"{scenario}{'-gil' if ctx.profile_gil else ''}.txt"
-        argv = ["py-spy", "record", "--pid", str(stack.service.pid), "--rate", "200",
-                "--format", "raw", "--nonblocking", "--threads", "-o", str(out)]
+        argv = [
+            "py-spy",
+            "record",
+            "--pid",
+            str(stack.service.pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--threads",
+            "-o",
+            str(out),
+        ]
         if ctx.profile_gil:
             argv.append("--gil")
         self._proc = Proc("py-spy", argv, stack.workdir / "py-spy.log")
@@ -102,13 +136,24 @@ class _Profiler:
             self._proc.stop(signal.SIGINT)  # py-spy writes its file on SIGINT
 
 
-def _load(ctx: Context, base_url: str, path: str, seconds: float, connections: int,
-          body_file: Path | None = None) -> tuple[float, float, float, int]:
+def _load(
+    ctx: Context,
+    base_url: str,
+    path: str,
+    seconds: float,
+    connections: int,
+    body_file: Path | None = None,
+) -> tuple[float, float, float, int]:
     """Closed-loop load on one URL: (requests/s, p50 ms, p99 ms, errors), by wrk if installed,
     else by Python client processes (one per connection)."""
     if wrk.available():
-        result = wrk.run(f"{base_url}{path}", seconds, connections, post_body=body_file,
-                         threads=min(wrk.WRK_THREADS, connections))
+        result = wrk.run(
+            f"{base_url}{path}",
+            seconds,
+            connections,
+            post_body=body_file,
+            threads=min(wrk.WRK_THREADS, connections),
+        )
         return result.rate, result.p50_ms, result.p99_ms, result.errors
     if not ctx.warned_no_wrk:
         ctx.log("    wrk not found: using Python client processes instead")
@@ -116,8 +161,9 @@ def _load(ctx: Context, base_url: str, path: str, seconds: float, connections: i
     if body_file is None:
         outcome = clients.closed_loop(base_url, "GET", path, None, 200, connections, seconds)
     else:
-        outcome = clients.closed_loop(base_url, "POST", path, body_file.read_bytes(), 202,
-                                      connections, seconds)
+        outcome = clients.closed_loop(
+            base_url, "POST", path, body_file.read_bytes(), 202, connections, seconds
+        )
     return outcome.rate, outcome.p50_ms, outcome.p99_ms, outcome.errors
 
 
@@ -135,18 +181,22 @@ def enqueue(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         stack.start(None)
         body = _task_body_file(stack.workdir)
         if sizes.warmup_seconds:
-            _load(ctx, stack.base_url, "/tasks", sizes.warmup_seconds, sizes.enqueue_clients,
-                  body)
+            _load(ctx, stack.base_url, "/tasks", sizes.warmup_seconds, sizes.enqueue_clients, body)
         profiler = _Profiler(ctx, stack, "enqueue")
         try:
-            rate, p50, p99, errors = _load(ctx, stack.base_url, "/tasks", sizes.enqueue_seconds,
-                                           sizes.enqueue_clients, body)
+            rate, p50, p99, errors = _load(
+                ctx, stack.base_url, "/tasks", sizes.enqueue_seconds, sizes.enqueue_clients, body
+            )
         finally:
             profiler.stop()
     finally:
         stack.stop()
-    return {"enqueue_rps": rate, "enqueue_p50_ms": p50, "enqueue_p99_ms": p99,
-            "enqueue_errors": errors}
+    return {
+        "enqueue_rps": rate,
+        "enqueue_p50_ms": p50,
+        "enqueue_p99_ms": p99,
+        "enqueue_errors": errors,
+    }
 
 
 def bulk(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
@@ -158,8 +208,9 @@ def bulk(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         stack.start(None)
         profiler = _Profiler(ctx, stack, "bulk")
         try:
-            result = clients.closed_loop(stack.base_url, "POST", "/tasks", batch, 202,
-                                         sizes.bulk_clients, sizes.bulk_seconds)
+            result = clients.closed_loop(
+                stack.base_url, "POST", "/tasks", batch, 202, sizes.bulk_clients, sizes.bulk_seconds
+            )
         finally:
             profiler.stop()
     finally:
@@ -168,8 +219,12 @@ def bulk(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         answered = json.loads(result.sample)
         if answered.get("count") != sizes.bulk_batch or len(answered["tasks"]) != sizes.bulk_batch:
             raise RuntimeError(f"bulk POST answered {result.sample[:200]!r}")
-    return {"bulk_tps": result.rate * sizes.bulk_batch, "bulk_p50_ms": result.p50_ms,
-            "bulk_p99_ms": result.p99_ms, "bulk_errors": result.errors}
+    return {
+        "bulk_tps": result.rate * sizes.bulk_batch,
+        "bulk_p50_ms": result.p50_ms,
+        "bulk_p99_ms": result.p99_ms,
+        "bulk_errors": result.errors,
+    }
 
 
 def drain(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
@@ -181,8 +236,11 @@ def drain(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     watcher: list[CountWatcher] = []
 
     def watch() -> None:
-        watcher.append(CountWatcher(stack.completion_db, stack.completed_count_sql, target,
-                                    timeout, DRAIN_POLL_SECONDS).start())
+        watcher.append(
+            CountWatcher(
+                stack.completion_db, stack.completed_count_sql, target, timeout, DRAIN_POLL_SECONDS
+            ).start()
+        )
 
     try:
         stack.start(0.0, backlog=target, on_seeded=watch)
@@ -203,8 +261,9 @@ def drain(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
 def _post_one(base_url: str) -> str:
     host, _, port = base_url.removeprefix("http://").partition(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    conn.request("POST", "/tasks", body=orjson.dumps(TASK_BODY),
-                 headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST", "/tasks", body=orjson.dumps(TASK_BODY), headers={"Content-Type": "application/json"}
+    )
     response = conn.getresponse()
     data = response.read()
     conn.close()
@@ -242,8 +301,9 @@ def e2e(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         watcher = IdWatcher(stack.completion_db, stack.completed_ids_sql)
         profiler = _Profiler(ctx, stack, "e2e")
         sending = True
-        with clients.OpenLoop(stack.base_url, orjson.dumps(TASK_BODY), sizes.e2e_rate,
-                              count) as sender:
+        with clients.OpenLoop(
+            stack.base_url, orjson.dumps(TASK_BODY), sizes.e2e_rate, count
+        ) as sender:
             deadline = sender.start_at + sizes.e2e_seconds + E2E_GRACE_SECONDS
             while time.monotonic() < deadline and (sending or watcher.pending):
                 arrived = False
@@ -273,10 +333,13 @@ def e2e(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     post_ms.sort()
     lag_ms.sort()
     return {
-        "e2e_p50_ms": percentile(latencies, 50), "e2e_p99_ms": percentile(latencies, 99),
+        "e2e_p50_ms": percentile(latencies, 50),
+        "e2e_p99_ms": percentile(latencies, 99),
         "e2e_max_ms": latencies[-1] if latencies else float("nan"),
-        "e2e_completed": len(latencies), "e2e_lost": count - len(latencies),
-        "e2e_errors": errors, "e2e_post_p99_ms": percentile(post_ms, 99),
+        "e2e_completed": len(latencies),
+        "e2e_lost": count - len(latencies),
+        "e2e_errors": errors,
+        "e2e_post_p99_ms": percentile(post_ms, 99),
         "e2e_send_lag_p99_ms": percentile(lag_ms, 99),
     }
 
@@ -321,8 +384,13 @@ def scale(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         stack.stop()
 
     if sizes.scale_drain_seconds:
-        watcher = CountWatcher(stack.completion_db, stack.completed_count_sql, sizes.scale_rows,
-                               sizes.scale_drain_seconds, DRAIN_POLL_SECONDS * 10)
+        watcher = CountWatcher(
+            stack.completion_db,
+            stack.completed_count_sql,
+            sizes.scale_rows,
+            sizes.scale_drain_seconds,
+            DRAIN_POLL_SECONDS * 10,
+        )
         try:
             watcher.start()
             stack.start(0.0)
@@ -336,5 +404,9 @@ def scale(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
 
 
 RUNNERS: dict[str, Callable[[Context, type[Stack]], dict[str, float]]] = {
-    "enqueue": enqueue, "bulk": bulk, "drain": drain, "e2e": e2e, "scale": scale,
+    "enqueue": enqueue,
+    "bulk": bulk,
+    "drain": drain,
+    "e2e": e2e,
+    "scale": scale,
 }

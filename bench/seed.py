@@ -30,8 +30,10 @@ def seed_ours(db_path: str, count: int) -> None:
     models.migrate(db)
     db.execute_sql("PRAGMA synchronous=OFF")  # this connection only; seeding is not measured
     for start in range(0, count, OURS_CHUNK_ROWS):
-        rows = [models.new_task(ACTION, {"n": n})
-                for n in range(start, min(count, start + OURS_CHUNK_ROWS))]
+        rows = [
+            models.new_task(ACTION, {"n": n})
+            for n in range(start, min(count, start + OURS_CHUNK_ROWS))
+        ]
         models.enqueue(rows)
     db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -51,8 +53,9 @@ def seed_celery(count: int) -> None:
     with celery_tasks.app.producer_or_acquire() as producer:
         for n in range(count):
             task_id = str(uuid.uuid4())
-            celery_tasks.process.apply_async(args=(task_id, ACTION, {"n": n}), task_id=task_id,
-                                             producer=producer)
+            celery_tasks.process.apply_async(
+                args=(task_id, ACTION, {"n": n}), task_id=task_id, producer=producer
+            )
 
 
 def main() -> None:

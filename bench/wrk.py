@@ -32,16 +32,34 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run(url: str, seconds: float, connections: int, threads: int = WRK_THREADS,
-        post_body: Path | None = None) -> WrkResult:
+def run(
+    url: str,
+    seconds: float,
+    connections: int,
+    threads: int = WRK_THREADS,
+    post_body: Path | None = None,
+) -> WrkResult:
     """``wrk -t threads -c connections -d seconds``; POSTs ``post_body`` if given, else GETs."""
     threads = min(threads, connections)
-    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
-            "--timeout", "10s", "-s", str(SCRIPT), url]
+    argv = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(SCRIPT),
+        url,
+    ]
     if post_body is not None:
         argv += ["--", "post", str(post_body)]
-    done = subprocess.run(argv, capture_output=True, text=True,
-                          timeout=seconds + TIMEOUT_MARGIN_SECONDS, check=True)
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=seconds + TIMEOUT_MARGIN_SECONDS, check=True
+    )
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")

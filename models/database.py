@@ -38,7 +38,7 @@ def open_database(url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SE
     """
     scheme = url.partition("://")[0]
     if scheme == "sqlite":
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
             raise ValueError(f"expected sqlite:///path/to/file.db, got {url!r}")
         folder = os.path.dirname(path)

@@ -135,7 +135,7 @@ class Intake:
         try:
             enqueue(rows)
             self.commits += 1
-        except Exception as exc:  # every waiter hears why; none gets a 202
+        except Exception as exc:  # noqa: BLE001 - every waiter hears why; none gets a 202
             logger.warning("enqueue failed rows=%d error=%r", len(rows), exc)
             discard_connection()
             error = exc

@@ -129,7 +129,14 @@ def new_task(action: str, data: dict[str, Any], now_ns: int | None = None) -> di
 
 
 _INSERT_COLUMNS = (
-    "id", "payload", "status", "created_at", "action", "attempts", "enqueued_ns", "run_at",
+    "id",
+    "payload",
+    "status",
+    "created_at",
+    "action",
+    "attempts",
+    "enqueued_ns",
+    "run_at",
 )
 
 
@@ -143,7 +150,7 @@ def enqueue(rows: Sequence[dict[str, Any]]) -> None:
     row_marks = "(" + ", ".join([db.param] * len(_INSERT_COLUMNS)) + ")"
     with write_transaction():
         for start in range(0, len(rows), INSERT_CHUNK_ROWS):
-            chunk = rows[start:start + INSERT_CHUNK_ROWS]
+            chunk = rows[start : start + INSERT_CHUNK_ROWS]
             # One multi-row INSERT per chunk, built by hand: Peewee's query
             # builder spent ~150 µs per row here, more than the commit.
             db.execute_sql(
@@ -188,7 +195,10 @@ def claim(owner: str, node: str, limit: int, now: float, lease_seconds: float) -
         rows = sorted(cursor.fetchall(), key=lambda row: (row[4], row[5]))
     return [
         ClaimedTask(
-            id=row[0], action=row[1], data=orjson.loads(row[2])["data"], attempts=row[3],
+            id=row[0],
+            action=row[1],
+            data=orjson.loads(row[2])["data"],
+            attempts=row[3],
             token=token,
         )
         for row in rows
@@ -339,8 +349,16 @@ def lease_owners() -> list[str]:
 
 
 _VIEW_COLUMNS = (
-    Task.id, Task.action, Task.payload, Task.status, Task.result, Task.error,
-    Task.attempts, Task.created_at, Task.processed_at, Task.node,
+    Task.id,
+    Task.action,
+    Task.payload,
+    Task.status,
+    Task.result,
+    Task.error,
+    Task.attempts,
+    Task.created_at,
+    Task.processed_at,
+    Task.node,
 )
 VIEW_FIELDS = tuple(column.name for column in _VIEW_COLUMNS)
 

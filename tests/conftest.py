@@ -132,9 +132,18 @@ class ServiceProcess:
     def start(self, wait: bool = True) -> ServiceProcess:
         self.ready.clear()
         self.process = subprocess.Popen(
-            [sys.executable, str(REPO / "run.py"), "--port", str(self.port), "--db", self.db_url,
-             *self.flags],
-            cwd=self.log_path.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                str(REPO / "run.py"),
+                "--port",
+                str(self.port),
+                "--db",
+                self.db_url,
+                *self.flags,
+            ],
+            cwd=self.log_path.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             env=self.env,
         )
         self._reader = threading.Thread(target=self._copy_log, args=(self.process,), daemon=True)
@@ -154,7 +163,9 @@ class ServiceProcess:
 
     def wait_ready(self) -> None:
         if not self.ready.wait(READY_TIMEOUT_SECONDS):
-            raise RuntimeError(f"service did not listen within {READY_TIMEOUT_SECONDS}s:\n{self.log()}")
+            raise RuntimeError(
+                f"service did not listen within {READY_TIMEOUT_SECONDS}s:\n{self.log()}"
+            )
         if self.process.poll() is not None:
             self._reader.join(5)
             raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.log()}")
@@ -183,7 +194,9 @@ class ServiceProcess:
 
 @pytest.fixture
 def start_service(tmp_path):
-    """Factory: ``start_service(db_url, *flags)`` → a running ``ServiceProcess``; killed at teardown."""
+    """Factory: ``start_service(db_url, *flags)`` → a running ``ServiceProcess``.
+
+    Every process it started is killed at teardown."""
     started: list[ServiceProcess] = []
 
     def start(db_url: str, *flags: str, env: dict | None = None) -> ServiceProcess:

@@ -100,17 +100,19 @@ def start_server(
     that a stop drains the workers after the HTTP server closes.
     """
     cherrypy.tree.mount(app, "")
-    cherrypy.config.update({
-        "server.socket_host": host,
-        "server.socket_port": port,
-        "server.thread_pool": threads,
-        "server.socket_queue_size": SOCKET_QUEUE_SIZE,
-        "server.max_request_body_size": 0,  # the handler enforces the limit, as JSON
-        "engine.autoreload.on": False,
-        "checker.on": False,
-        "log.screen": False,
-        "environment": "production",
-    })
+    cherrypy.config.update(
+        {
+            "server.socket_host": host,
+            "server.socket_port": port,
+            "server.thread_pool": threads,
+            "server.socket_queue_size": SOCKET_QUEUE_SIZE,
+            "server.max_request_body_size": 0,  # the handler enforces the limit, as JSON
+            "engine.autoreload.on": False,
+            "checker.on": False,
+            "log.screen": False,
+            "environment": "production",
+        }
+    )
     server = cherrypy.server
     server.httpserver, server.bind_addr = server.httpserver_from_self()
     use_json_protocol_errors(server.httpserver)

@@ -18,8 +18,10 @@ class JsonErrorRequest(HTTPRequest):
         set really closes the connection. Cheroot only closes by itself after a 413;
         after a 400 for a broken chunked body it would read the body's leftovers as
         the next request."""
-        if any(key.lower() == b"connection" and value.strip().lower() == b"close"
-               for key, value in self.outheaders):
+        if any(
+            key.lower() == b"connection" and value.strip().lower() == b"close"
+            for key, value in self.outheaders
+        ):
             self.close_connection = True
         super().send_headers()
 

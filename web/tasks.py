@@ -101,8 +101,10 @@ class TasksResource:
             raise cherrypy.HTTPError(405)
         parsed = parse_json(self._read_body())
         if isinstance(parsed, list):
-            rows = [_new_task(action, data, f"task {index}: ")
-                    for index, (action, data) in enumerate(check_batch(parsed))]
+            rows = [
+                _new_task(action, data, f"task {index}: ")
+                for index, (action, data) in enumerate(check_batch(parsed))
+            ]
         elif isinstance(parsed, dict):
             rows = [_new_task(*check_task(parsed))]
         else:
@@ -144,9 +146,7 @@ class TasksResource:
             if not length.isascii() or not length.isdigit():
                 raise models.InvalidInput("invalid Content-Length")
             if int(length) > self._max_body_bytes:
-                raise models.PayloadTooLarge(
-                    f"request body over {self._max_body_bytes} bytes"
-                )
+                raise models.PayloadTooLarge(f"request body over {self._max_body_bytes} bytes")
         rfile = request.rfile
         if isinstance(rfile, ChunkedRFile):
             # A chunk is read whole before any of it is returned: bound what the

@@ -43,8 +43,13 @@ class Stack:
         """The process that serves HTTP (the one to profile, and whose memory is the service's)."""
         return self.procs[-1]
 
-    def start(self, simulated_work_seconds: float | None, backlog: int = 0,
-              hold_workers: bool = False, on_seeded: Callable[[], None] | None = None) -> None:
+    def start(
+        self,
+        simulated_work_seconds: float | None,
+        backlog: int = 0,
+        hold_workers: bool = False,
+        on_seeded: Callable[[], None] | None = None,
+    ) -> None:
         """``simulated_work_seconds=None`` leaves our service at its default (and gives the
         others the same value); ``on_seeded`` runs after the backlog exists and before any
         worker starts."""
@@ -57,20 +62,28 @@ class Stack:
             sig = self.stop_signals.get(proc.name, signal.SIGTERM)
             returncode = proc.stop(sig)
             if returncode not in (0, -sig):
-                print(f"    note: {proc.name} exited with {returncode}; see {proc.log_path}",
-                      file=sys.stderr)
+                print(
+                    f"    note: {proc.name} exited with {returncode}; see {proc.log_path}",
+                    file=sys.stderr,
+                )
         self.procs = []
 
     def env(self, simulated_work_seconds: float | None = 0.0, **extra: str) -> dict[str, str]:
         if simulated_work_seconds is None:
             simulated_work_seconds = DEFAULT_SIMULATED_WORK_SECONDS
-        return bench_env(BENCH_WORKDIR=str(self.workdir),
-                         BENCH_SIMULATED_WORK=repr(simulated_work_seconds), **extra)
+        return bench_env(
+            BENCH_WORKDIR=str(self.workdir),
+            BENCH_SIMULATED_WORK=repr(simulated_work_seconds),
+            **extra,
+        )
 
     def seed(self, count: int, **env: str) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "bench.seed", self.name, "--count", str(count)],
-            env=self.env(**env), capture_output=True, text=True, timeout=SEED_TIMEOUT_SECONDS,
+            env=self.env(**env),
+            capture_output=True,
+            text=True,
+            timeout=SEED_TIMEOUT_SECONDS,
         )
         if done.returncode != 0:
             raise RuntimeError(f"seeding {self.name} failed:\n{done.stdout}\n{done.stderr}")

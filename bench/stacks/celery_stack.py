@@ -30,33 +30,67 @@ class CeleryStack(Stack):
     def completion_db(self) -> Path:
         return self.workdir / "results.db"
 
-    def start(self, simulated_work_seconds: float | None, backlog: int = 0,
-              hold_workers: bool = False, on_seeded: Callable[[], None] | None = None) -> None:
+    def start(
+        self,
+        simulated_work_seconds: float | None,
+        backlog: int = 0,
+        hold_workers: bool = False,
+        on_seeded: Callable[[], None] | None = None,
+    ) -> None:
         results.create(self.completion_db)
         redis_port = free_port()
-        redis = Proc("redis", [shutil.which(REDIS_SERVER) or REDIS_SERVER,
-                               "--port", str(redis_port), "--bind", "127.0.0.1",
-                               "--dir", str(self.workdir), "--daemonize", "no"],
-                     self.workdir / "redis.log")
+        redis = Proc(
+            "redis",
+            [
+                shutil.which(REDIS_SERVER) or REDIS_SERVER,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--daemonize",
+                "no",
+            ],
+            self.workdir / "redis.log",
+        )
         self.procs.append(redis)
         redis.wait_log("Ready to accept connections")
-        env = self.env(simulated_work_seconds,
-                       BENCH_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+        env = self.env(simulated_work_seconds, BENCH_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
         if backlog:
             self.seed(backlog, BENCH_REDIS_URL=env["BENCH_REDIS_URL"])
         if on_seeded is not None:
             on_seeded()
         celery = shutil.which("celery") or "celery"
-        argv = [sys.executable, celery, "-A", "bench.stacks.celery_tasks", "worker",
-                "-P", "prefork", "-c", str(CONCURRENCY), "-l", LOG_LEVEL, "-n", "bench@%h",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                *self.extra_args]
+        argv = [
+            sys.executable,
+            celery,
+            "-A",
+            "bench.stacks.celery_tasks",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(CONCURRENCY),
+            "-l",
+            LOG_LEVEL,
+            "-n",
+            "bench@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            *self.extra_args,
+        ]
         worker = Proc("celery worker", argv, self.workdir / "celery.log", env)
         self.procs.append(worker)
         worker.wait_log("BENCH celery worker ready")
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
-        web = Proc("celery web", [sys.executable, "-m", "bench.stacks.web_app", "celery",
-                                  "--port", str(port)], self.workdir / "celery-web.log", env)
+        web = Proc(
+            "celery web",
+            [sys.executable, "-m", "bench.stacks.web_app", "celery", "--port", str(port)],
+            self.workdir / "celery-web.log",
+            env,
+        )
         self.procs.append(web)
         wait_http(self.base_url, proc=web)

@@ -31,25 +31,44 @@ class HueyStack(Stack):
     def completion_db(self) -> Path:
         return self.workdir / "results.db"
 
-    def start(self, simulated_work_seconds: float | None, backlog: int = 0,
-              hold_workers: bool = False, on_seeded: Callable[[], None] | None = None) -> None:
+    def start(
+        self,
+        simulated_work_seconds: float | None,
+        backlog: int = 0,
+        hold_workers: bool = False,
+        on_seeded: Callable[[], None] | None = None,
+    ) -> None:
         results.create(self.completion_db)
         if backlog:
             self.seed(backlog, BENCH_HUEY_FSYNC="0")
         if on_seeded is not None:
             on_seeded()
         consumer = shutil.which("huey_consumer") or "huey_consumer"
-        argv = [sys.executable, consumer, "bench.stacks.huey_tasks.huey",
-                "-w", str(WORKERS), "-k", WORKER_TYPE,
-                "-d", repr(POLL_DELAY_SECONDS), "-m", repr(POLL_MAX_DELAY_SECONDS),
-                *self.extra_args]
+        argv = [
+            sys.executable,
+            consumer,
+            "bench.stacks.huey_tasks.huey",
+            "-w",
+            str(WORKERS),
+            "-k",
+            WORKER_TYPE,
+            "-d",
+            repr(POLL_DELAY_SECONDS),
+            "-m",
+            repr(POLL_MAX_DELAY_SECONDS),
+            *self.extra_args,
+        ]
         env = self.env(simulated_work_seconds)
         consumer_proc = Proc("huey consumer", argv, self.workdir / "huey.log", env)
         self.procs.append(consumer_proc)
         consumer_proc.wait_log("consumer started")
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
-        web = Proc("huey web", [sys.executable, "-m", "bench.stacks.web_app", "huey",
-                                "--port", str(port)], self.workdir / "huey-web.log", env)
+        web = Proc(
+            "huey web",
+            [sys.executable, "-m", "bench.stacks.web_app", "huey", "--port", str(port)],
+            self.workdir / "huey-web.log",
+            env,
+        )
         self.procs.append(web)
         wait_http(self.base_url, proc=web)

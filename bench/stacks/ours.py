@@ -24,8 +24,13 @@ class OursStack(Stack):
     def completion_db(self) -> Path:
         return self.workdir / "tasks.db"
 
-    def start(self, simulated_work_seconds: float | None, backlog: int = 0,
-              hold_workers: bool = False, on_seeded: Callable[[], None] | None = None) -> None:
+    def start(
+        self,
+        simulated_work_seconds: float | None,
+        backlog: int = 0,
+        hold_workers: bool = False,
+        on_seeded: Callable[[], None] | None = None,
+    ) -> None:
         """``hold_workers``: the built-in actions sleep an hour, so the workers take
         ``prefetch`` tasks each and the rest of the backlog stays queued."""
         if backlog:
@@ -38,10 +43,22 @@ class OursStack(Stack):
         if simulated_work_seconds is not None:
             flags = ["--simulated-work", repr(simulated_work_seconds)]
         if hold_workers:
-            flags = ["--simulated-work", repr(HOLD_SIMULATED_WORK_SECONDS),
-                     "--shutdown-timeout", "0"]
-        argv = [sys.executable, "run.py", "--port", str(port),
-                "--db", f"sqlite:///{self.completion_db}", *flags, *self.extra_args]
+            flags = [
+                "--simulated-work",
+                repr(HOLD_SIMULATED_WORK_SECONDS),
+                "--shutdown-timeout",
+                "0",
+            ]
+        argv = [
+            sys.executable,
+            "run.py",
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{self.completion_db}",
+            *flags,
+            *self.extra_args,
+        ]
         proc = Proc("ours", argv, self.workdir / "ours.log")
         self.procs.append(proc)
         wait_http(self.base_url, proc=proc)

@@ -29,8 +29,9 @@ _local = threading.local()
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+    )
     conn.execute("PRAGMA journal_mode=wal")
     conn.execute("PRAGMA synchronous=FULL")
     return conn

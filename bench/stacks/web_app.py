@@ -116,19 +116,25 @@ def main() -> None:
     results_db = os.path.join(os.environ["BENCH_WORKDIR"], "results.db")
     root = type("Root", (), {})()
     root.tasks = Tasks(module.submit, results_db)
-    config = {"/tasks": {"request.dispatch": cherrypy.dispatch.MethodDispatcher(),
-                         "request.process_request_body": False}}
+    config = {
+        "/tasks": {
+            "request.dispatch": cherrypy.dispatch.MethodDispatcher(),
+            "request.process_request_body": False,
+        }
+    }
     cherrypy.tree.mount(root, "", config)
-    cherrypy.config.update({
-        "server.socket_host": "127.0.0.1",
-        "server.socket_port": args.port,
-        "server.thread_pool": THREADS,
-        "server.socket_queue_size": SOCKET_QUEUE_SIZE,
-        "engine.autoreload.on": False,
-        "checker.on": False,
-        "log.screen": False,
-        "environment": "production",
-    })
+    cherrypy.config.update(
+        {
+            "server.socket_host": "127.0.0.1",
+            "server.socket_port": args.port,
+            "server.thread_pool": THREADS,
+            "server.socket_queue_size": SOCKET_QUEUE_SIZE,
+            "engine.autoreload.on": False,
+            "checker.on": False,
+            "log.screen": False,
+            "environment": "production",
+        }
+    )
     cherrypy.log.access_log.propagate = False
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())

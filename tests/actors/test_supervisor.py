@@ -21,8 +21,13 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 def config(**overrides) -> QueueConfig:
     settings = dict(
-        workers=2, prefetch=5, simulated_work_seconds=0, max_attempts=3,
-        retry_backoff_seconds=0, owner=OWNER, lease_seconds=30,
+        workers=2,
+        prefetch=5,
+        simulated_work_seconds=0,
+        max_attempts=3,
+        retry_backoff_seconds=0,
+        owner=OWNER,
+        lease_seconds=30,
     )
     settings.update(overrides)
     return QueueConfig(**settings)
@@ -41,7 +46,7 @@ def enqueue(action: str, count: int = 1, **data) -> list[str]:
 
 
 def view(task_id: str) -> dict:
-    return dict(zip(models.VIEW_FIELDS, models.get_task(task_id)))
+    return dict(zip(models.VIEW_FIELDS, models.get_task(task_id), strict=False))
 
 
 def test_tasks_run_and_complete(db):
@@ -191,8 +196,11 @@ def test_shutdown_lets_running_tasks_finish_and_releases_the_rest(db):
 
     stopping = threading.Event()
     supervisor = Supervisor.start(
-        config(workers=1, prefetch=5), registry_with(slow=slow), db,
-        start_ticker=False, stopping=stopping,
+        config(workers=1, prefetch=5),
+        registry_with(slow=slow),
+        db,
+        start_ticker=False,
+        stopping=stopping,
     )
     service = supervisor.ask(Boot(), timeout=WAIT_SECONDS)
     ids = enqueue("slow", 5)
@@ -255,9 +263,13 @@ def test_failures_that_cannot_be_printed_or_stored_as_is_still_end_dead(db):
     flush_workers()
     # Then both are dead with a readable error, and no worker died on the way
     assert (view(first)["status"], view(first)["error"]) == (
-        "dead", "_Unprintable: <exception text unavailable>")
+        "dead",
+        "_Unprintable: <exception text unavailable>",
+    )
     assert (view(second)["status"], view(second)["error"]) == (
-        "dead", "ValueError: bad input a\\x00b")
+        "dead",
+        "ValueError: bad input a\\x00b",
+    )
     assert all(ref.is_alive() for ref in pykka.ActorRegistry.get_by_class(Worker))
 
 

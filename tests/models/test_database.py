@@ -8,7 +8,10 @@ import models
 
 
 def test_a_logged_url_never_shows_the_password():
-    assert models.redact("postgresql://app:s3cret@db:5432/tasks") == "postgresql://app:***@db:5432/tasks"
+    assert (
+        models.redact("postgresql://app:s3cret@db:5432/tasks")
+        == "postgresql://app:***@db:5432/tasks"
+    )
     assert models.redact("sqlite:///data/tasks.db") == "sqlite:///data/tasks.db"
 
 

@@ -56,7 +56,9 @@ def test_a_later_migration_upgrades_an_existing_database(db_url, monkeypatch):
     def add_priority(database):
         database.execute_sql("ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "priority", add_priority)])
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "priority", add_priority)]
+    )
     monkeypatch.setattr(migrations, "LATEST_VERSION", 2)
     assert models.migrate(db) == [2]
     assert "priority" in {column.name for column in db.get_columns("tasks")}
@@ -92,4 +94,3 @@ def test_a_database_newer_than_the_code_is_refused(db_url):
     with pytest.raises(models.MigrationError, match="newer than this code"):
         models.migrate(db)
     db.close()
-

@@ -23,11 +23,11 @@ def enqueue(count: int, action: str = "uppercase", now: float = NOW - 60) -> lis
 
 
 def status_of(task_id: str) -> str:
-    return dict(zip(models.VIEW_FIELDS, models.get_task(task_id)))["status"]
+    return dict(zip(models.VIEW_FIELDS, models.get_task(task_id), strict=False))["status"]
 
 
 def view(task_id: str) -> dict:
-    return dict(zip(models.VIEW_FIELDS, models.get_task(task_id)))
+    return dict(zip(models.VIEW_FIELDS, models.get_task(task_id), strict=False))
 
 
 def test_enqueued_task_is_stored_queued_with_its_payload(db):
@@ -38,7 +38,10 @@ def test_enqueued_task_is_stored_queued_with_its_payload(db):
     assert task["status"] == "queued"
     assert task["attempts"] == 0
     assert orjson.loads(task["payload"]) == {
-        "id": task_id, "action": "uppercase", "data": {"text": "t0"}, "created_at": int(NOW - 60),
+        "id": task_id,
+        "action": "uppercase",
+        "data": {"text": "t0"},
+        "created_at": int(NOW - 60),
     }
 
 
@@ -207,5 +210,9 @@ def test_count_by_status_covers_every_status(db):
     enqueue(3)
     models.claim(OWNER, "a", 1, NOW, LEASE)
     assert models.count_by_status() == {
-        "queued": 2, "running": 1, "completed": 0, "retrying": 0, "dead": 0,
+        "queued": 2,
+        "running": 1,
+        "completed": 0,
+        "retrying": 0,
+        "dead": 0,
     }

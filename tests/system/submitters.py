@@ -83,7 +83,8 @@ def wait_until_drained(base_url: str, timeout: float) -> None:
     """
 
     def drained() -> bool:
-        return all(list_tasks(base_url, status=status, limit=1)["count"] == 0
-                   for status in UNFINISHED)
+        return all(
+            list_tasks(base_url, status=status, limit=1)["count"] == 0 for status in UNFINISHED
+        )
 
     wait_for(drained, timeout, "no task queued, retrying or running")

@@ -23,8 +23,16 @@ MAX_QUEUED = 5
 BURST = 3 * MAX_QUEUED
 WAIT_SECONDS = 30.0
 FLAGS = (
-    "--actions", "tests.system.poison_actions", "--max-queued", str(MAX_QUEUED),
-    "--workers", "1", "--prefetch", "1", "--simulated-work", "0.01",
+    "--actions",
+    "tests.system.poison_actions",
+    "--max-queued",
+    str(MAX_QUEUED),
+    "--workers",
+    "1",
+    "--prefetch",
+    "1",
+    "--simulated-work",
+    "0.01",
 )
 
 

@@ -45,8 +45,16 @@ def test_ten_kill9_rounds_lose_nothing_and_rerun_only_interrupted_tasks(tmp_path
     execution_log = tmp_path / "executions.log"
     execution_log.touch()
     flags = (
-        "--actions", "tests.system.cluster_actions", "--simulated-work", "0",
-        "--max-attempts", str(MAX_ATTEMPTS), "--workers", "2", "--prefetch", "3",
+        "--actions",
+        "tests.system.cluster_actions",
+        "--simulated-work",
+        "0",
+        "--max-attempts",
+        str(MAX_ATTEMPTS),
+        "--workers",
+        "2",
+        "--prefetch",
+        "3",
     )
     env = {"TASKQUEUE_TEST_EXECUTION_LOG": str(execution_log)}
 
@@ -91,9 +99,11 @@ def test_ten_kill9_rounds_lose_nothing_and_rerun_only_interrupted_tasks(tmp_path
             assert enough.wait(TRIGGER_TIMEOUT_SECONDS), f"round {round_number}: too few 202s"
         elif trigger == "executed":
             wait_for(
-                lambda pid=pid, threshold=threshold: sum(
-                    1 for _, ran_in in executions() if ran_in == pid) >= threshold,
-                TRIGGER_TIMEOUT_SECONDS, f"round {round_number}: {threshold} executions",
+                lambda pid=pid, threshold=threshold: (
+                    sum(1 for _, ran_in in executions() if ran_in == pid) >= threshold
+                ),
+                TRIGGER_TIMEOUT_SECONDS,
+                f"round {round_number}: {threshold} executions",
             )
         service.kill()
         clients.join()
@@ -104,7 +114,8 @@ def test_ten_kill9_rounds_lose_nothing_and_rerun_only_interrupted_tasks(tmp_path
             accepted[task_id] = task["data"]["key"]
         at_kill = stored_tasks(db_url)
         running_at_kill[pid] = {
-            task_id for task_id, row in at_kill.items()
+            task_id
+            for task_id, row in at_kill.items()
             if row["status"] == "running" and row["lease_owner"].endswith(f":{pid}")
         }
         assert set(accepted) <= set(at_kill), "a task acknowledged with 202 is not stored"

@@ -43,8 +43,11 @@ class EnvConfiguredService(ServiceProcess):
     def start(self, wait: bool = True) -> ServiceProcess:
         self.ready.clear()
         self.process = subprocess.Popen(
-            [sys.executable, str(REPO / "run.py")], cwd=self.log_path.parent,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env,
+            [sys.executable, str(REPO / "run.py")],
+            cwd=self.log_path.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self.env,
         )
         self._reader = threading.Thread(target=self._copy_log, args=(self.process,), daemon=True)
         self._reader.start()
@@ -69,8 +72,12 @@ def env_service(tmp_path):
 
 def run_py(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None):
     return subprocess.run(
-        [sys.executable, str(REPO / "run.py"), *args], cwd=cwd, capture_output=True, text=True,
-        timeout=60, env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", **(env or {})},
+        [sys.executable, str(REPO / "run.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100", **(env or {})},
     )
 
 
@@ -79,12 +86,13 @@ def test_help_documents_every_flag_with_its_default():
 
     assert result.returncode == 0, result
     text = " ".join(result.stdout.split())  # undo argparse's line wrapping
-    options = text[text.index("options:"):]
+    options = text[text.index("options:") :]
     # Each option's entry runs from its name to the next option's name.
     entries = {
         match.group(1): match.group(0)
-        for match in re.finditer(r"(--[a-z][a-z-]*) [A-Z_]+ .*?(?= --[a-z][a-z-]* [A-Z_]+ |$)",
-                                 options)
+        for match in re.finditer(
+            r"(--[a-z][a-z-]*) [A-Z_]+ .*?(?= --[a-z][a-z-]* [A-Z_]+ |$)", options
+        )
     }
     for flag, default in FLAG_DEFAULTS.items():
         assert flag in entries, f"{flag} missing from --help:\n{result.stdout}"
@@ -98,12 +106,14 @@ def test_port_and_database_from_the_environment(env_service, tmp_path):
     db_file = tmp_path / "from-env.db"
 
     # Given: no flags, only environment variables
-    service = env_service({
-        "TASKQUEUE_DB": f"sqlite:///{db_file}",
-        "TASKQUEUE_SIMULATED_WORK": "0",
-        "TASKQUEUE_MAX_ATTEMPTS": "1",
-        "TASKQUEUE_ACTIONS": SAMPLE_ACTIONS,
-    })
+    service = env_service(
+        {
+            "TASKQUEUE_DB": f"sqlite:///{db_file}",
+            "TASKQUEUE_SIMULATED_WORK": "0",
+            "TASKQUEUE_MAX_ATTEMPTS": "1",
+            "TASKQUEUE_ACTIONS": SAMPLE_ACTIONS,
+        }
+    )
 
     # Then: it listens on TASKQUEUE_PORT and stores in TASKQUEUE_DB
     reversed_id = submit(service.base_url, "reverse", {"text": "env"})
@@ -137,8 +147,13 @@ def test_actions_loads_user_modules(sqlite_url, start_service, tmp_path):
         "    return {'output': data['text'].upper() + '!'}\n"
     )
     service = start_service(
-        sqlite_url, "--simulated-work", "0",
-        "--actions", SAMPLE_ACTIONS, "--actions", "my_actions",
+        sqlite_url,
+        "--simulated-work",
+        "0",
+        "--actions",
+        SAMPLE_ACTIONS,
+        "--actions",
+        "my_actions",
         env={"PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"},
     )
 
@@ -161,8 +176,9 @@ def test_actions_loads_user_modules(sqlite_url, start_service, tmp_path):
 
 
 def test_a_missing_actions_module_fails_clearly(sqlite_url, tmp_path):
-    service = ServiceProcess(sqlite_url, tmp_path / "service.log",
-                             "--actions", "no_such_actions_module")
+    service = ServiceProcess(
+        sqlite_url, tmp_path / "service.log", "--actions", "no_such_actions_module"
+    )
 
     service.start(wait=False)
     try:
@@ -176,14 +192,18 @@ def test_a_missing_actions_module_fails_clearly(sqlite_url, tmp_path):
     assert "Traceback" not in log, log
 
 
-@pytest.mark.parametrize(("variable", "value"), [
-    ("TASKQUEUE_PORT", "eighty"),
-    ("TASKQUEUE_WORKERS", "0"),
-    ("TASKQUEUE_SIMULATED_WORK", "-1"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TASKQUEUE_PORT", "eighty"),
+        ("TASKQUEUE_WORKERS", "0"),
+        ("TASKQUEUE_SIMULATED_WORK", "-1"),
+    ],
+)
 def test_a_bad_environment_variable_is_a_usage_error(tmp_path, variable, value):
-    result = run_py("migrate", "--db", f"sqlite:///{tmp_path}/tasks.db", cwd=tmp_path,
-                    env={variable: value})
+    result = run_py(
+        "migrate", "--db", f"sqlite:///{tmp_path}/tasks.db", cwd=tmp_path, env={variable: value}
+    )
 
     assert result.returncode == 2, result
     assert variable in result.stderr, result.stderr

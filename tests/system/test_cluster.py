@@ -29,9 +29,19 @@ class Cluster:
 
     def start_node(self, name: str, *flags: str):
         node = self._start_service(
-            self.db_url, "--node-name", name, "--simulated-work", "0", "--lease",
-            str(LEASE_SECONDS), "--poll-interval", "0.2", "--actions", "tests.system.cluster_actions",
-            *flags, env={"TASKQUEUE_TEST_EXECUTION_LOG": str(self.log)},
+            self.db_url,
+            "--node-name",
+            name,
+            "--simulated-work",
+            "0",
+            "--lease",
+            str(LEASE_SECONDS),
+            "--poll-interval",
+            "0.2",
+            "--actions",
+            "tests.system.cluster_actions",
+            *flags,
+            env={"TASKQUEUE_TEST_EXECUTION_LOG": str(self.log)},
         )
         self.nodes.append(node)
         return node
@@ -46,8 +56,9 @@ def submit_alternately(nodes, count: int, seconds: float = 0.0) -> dict[int, str
 
     def post(key: int) -> tuple[int, str]:
         node = nodes[key % len(nodes)]
-        response = post_json(node.base_url, {"action": "record",
-                                             "data": {"key": key, "seconds": seconds}})
+        response = post_json(
+            node.base_url, {"action": "record", "data": {"key": key, "seconds": seconds}}
+        )
         assert response.status == 202, response.body
         return key, response.json()["id"]
 
@@ -88,8 +99,11 @@ def test_a_killed_node_s_tasks_are_finished_by_the_other_after_its_lease(cluster
     b = cluster.start_node("node-b")
     ids = submit_alternately([a, b], 60, seconds=0.1)
     # When node A is killed mid-run, while it holds tasks
-    wait_for(lambda: Counter(pid for _, pid in cluster.executions())[a.process.pid] >= 4,
-             timeout=20, message="node A to start some tasks")
+    wait_for(
+        lambda: Counter(pid for _, pid in cluster.executions())[a.process.pid] >= 4,
+        timeout=20,
+        message="node A to start some tasks",
+    )
     a_pid = a.process.pid
     a.kill()
     # Then every task still completes, within the lease plus a few seconds

@@ -40,7 +40,7 @@ RECOVERY_TIMEOUT_SECONDS = 30.0
 def write_lock(db_url: str) -> Iterator[None]:
     """Hold the database's write lock from another connection until the block ends."""
     if db_url.startswith("sqlite:///"):
-        connection = sqlite3.connect(db_url[len("sqlite:///"):], isolation_level=None, timeout=30)
+        connection = sqlite3.connect(db_url[len("sqlite:///") :], isolation_level=None, timeout=30)
         connection.execute("BEGIN EXCLUSIVE")
         try:
             yield
@@ -85,20 +85,32 @@ def test_a_held_write_lock_gives_bounded_503s_then_the_service_recovers(db_url, 
             sent_locked = locked.is_set() and not released.is_set()
             body = orjson.dumps({"action": "uppercase", "data": {"text": f"c{index}-{n}"}})
             started = time.monotonic()
-            connection = http.client.HTTPConnection(url.hostname, url.port,
-                                                    timeout=CLIENT_TIMEOUT_SECONDS)
+            connection = http.client.HTTPConnection(
+                url.hostname, url.port, timeout=CLIENT_TIMEOUT_SECONDS
+            )
             try:
                 connection.request("POST", "/tasks", body, {"Content-Type": "application/json"})
                 response = connection.getresponse()
                 data = response.read()
                 answer = Answer(
-                    sent_locked, response.status, time.monotonic() - started,
-                    response.getheader("Retry-After"), response.getheader("Content-Type"), data,
+                    sent_locked,
+                    response.status,
+                    time.monotonic() - started,
+                    response.getheader("Retry-After"),
+                    response.getheader("Content-Type"),
+                    data,
                     orjson.loads(data)["id"] if response.status == 202 else None,
                 )
             except (OSError, http.client.HTTPException) as exc:
-                answer = Answer(sent_locked, None, time.monotonic() - started, None, None,
-                                repr(exc).encode(), None)
+                answer = Answer(
+                    sent_locked,
+                    None,
+                    time.monotonic() - started,
+                    None,
+                    None,
+                    repr(exc).encode(),
+                    None,
+                )
             finally:
                 connection.close()
             with lock:
@@ -131,7 +143,8 @@ def test_a_held_write_lock_gives_bounded_503s_then_the_service_recovers(db_url, 
 
     # Then: every POST was answered 202 or 503, within the bound
     assert all(answer.status in (202, 503) for answer in answers), [
-        (answer.status, answer.body) for answer in answers if answer.status not in (202, 503)]
+        (answer.status, answer.body) for answer in answers if answer.status not in (202, 503)
+    ]
     slowest = max(answer.seconds for answer in answers)
     assert slowest < ANSWER_BOUND_SECONDS, f"a POST took {slowest:.1f} s"
     # And: every 503 is a JSON error with Retry-After, every 202 a stored task

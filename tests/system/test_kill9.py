@@ -76,8 +76,10 @@ def test_kill9_while_accepting_loses_no_acknowledged_task(db_url, start_service)
         n = 0
         while not stop.is_set():
             try:
-                batch = [{"action": "uppercase", "data": {"text": f"t{thread}-{n}-{i}"}}
-                         for i in range(3)]
+                batch = [
+                    {"action": "uppercase", "data": {"text": f"t{thread}-{n}-{i}"}}
+                    for i in range(3)
+                ]
                 response = post_json(service.base_url, batch)
             except (OSError, http.client.HTTPException):
                 return  # the process is gone: this request was never acknowledged

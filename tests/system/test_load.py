@@ -37,7 +37,8 @@ class KeepAliveClient:
     def __init__(self, base_url: str) -> None:
         url = urlsplit(base_url)
         self._connection = http.client.HTTPConnection(
-            url.hostname, url.port, timeout=CONNECTION_TIMEOUT_SECONDS)
+            url.hostname, url.port, timeout=CONNECTION_TIMEOUT_SECONDS
+        )
         self.unexpected: list[tuple[str, str, object, bytes]] = []
 
     def call(self, method: str, path: str, expected: int, body: bytes | None = None):
@@ -76,8 +77,11 @@ def test_sixteen_clients_post_5000_tasks_while_the_listings_are_polled(db_url, s
                 ids[index].append(accepted["id"])
 
     def poll() -> None:
-        paths = ["/tasks", *(f"/tasks?status={status}" for status in STATUSES),
-                 "/tasks?status=completed&limit=1000"]
+        paths = [
+            "/tasks",
+            *(f"/tasks?status={status}" for status in STATUSES),
+            "/tasks?status=completed&limit=1000",
+        ]
         while not posting_done.is_set():
             for path in paths:
                 listing = poller.call("GET", path, 200)

@@ -20,8 +20,18 @@ pytestmark = pytest.mark.system
 MAX_ATTEMPTS = 3
 GOOD_TASKS = 40
 FLAGS = (
-    "--actions", "tests.system.poison_actions", "--max-attempts", str(MAX_ATTEMPTS),
-    "--retry-backoff", "0", "--simulated-work", "0.01", "--workers", "2", "--prefetch", "5",
+    "--actions",
+    "tests.system.poison_actions",
+    "--max-attempts",
+    str(MAX_ATTEMPTS),
+    "--retry-backoff",
+    "0",
+    "--simulated-work",
+    "0.01",
+    "--workers",
+    "2",
+    "--prefetch",
+    "5",
 )
 WAIT_SECONDS = 30.0
 # action → (data, what its error must say)
@@ -67,8 +77,11 @@ def test_poison_tasks_end_dead_and_never_take_the_service_down(db_url, start_ser
         task_id = poisoned[action]
         pattern = rf"worker restarted .*task_id={task_id}"
         # The log reaches its file through a reader thread: wait for the lines, bounded
-        wait_for(lambda pattern=pattern: len(re.findall(pattern, service.log())) >= MAX_ATTEMPTS,
-                 WAIT_SECONDS, f"{MAX_ATTEMPTS} restarts for {action}")
+        wait_for(
+            lambda pattern=pattern: len(re.findall(pattern, service.log())) >= MAX_ATTEMPTS,
+            WAIT_SECONDS,
+            f"{MAX_ATTEMPTS} restarts for {action}",
+        )
         assert len(re.findall(pattern, service.log())) == MAX_ATTEMPTS
 
     # And: the process is still up, and still serves and runs tasks
@@ -81,8 +94,14 @@ def test_poison_tasks_end_dead_and_never_take_the_service_down(db_url, start_ser
 # Poison that once looped forever: a failure that cannot be printed, or whose text
 # PostgreSQL cannot store, must still end dead after max_attempts, like any other.
 FAST_FLAGS = (
-    "--actions", "tests.system.poison_actions", "--max-attempts", str(MAX_ATTEMPTS),
-    "--retry-backoff", "0", "--simulated-work", "0",
+    "--actions",
+    "tests.system.poison_actions",
+    "--max-attempts",
+    str(MAX_ATTEMPTS),
+    "--retry-backoff",
+    "0",
+    "--simulated-work",
+    "0",
 )
 
 

@@ -47,9 +47,7 @@ def test_stop_signal_lets_running_tasks_finish_and_exits_0(db_url, start_service
     wait_until_mid_way(service.base_url)
 
     # When
-    code, elapsed = stop_and_time(
-        service, signum, SHUTDOWN_TIMEOUT_SECONDS + EXIT_MARGIN_SECONDS
-    )
+    code, elapsed = stop_and_time(service, signum, SHUTDOWN_TIMEOUT_SECONDS + EXIT_MARGIN_SECONDS)
 
     # Then: exit 0 in time, and the running tasks finished instead of being left running
     assert code == 0, service.log()
@@ -97,8 +95,9 @@ def test_a_task_longer_than_the_shutdown_timeout_is_interrupted_and_runs_after_r
     marker = tmp_path / "first-attempt-started"
 
     # Given: a task whose first attempt would work for a minute has started
-    task_id = submit(service.base_url, "block_first_attempt",
-                     {"marker": str(marker), "seconds": 60})
+    task_id = submit(
+        service.base_url, "block_first_attempt", {"marker": str(marker), "seconds": 60}
+    )
     wait_for(marker.exists, message="the first attempt to start")
 
     # When
@@ -126,7 +125,10 @@ def test_a_task_longer_than_the_shutdown_timeout_is_interrupted_and_runs_after_r
 def run_migrate(db_url: str, cwd) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(REPO / "run.py"), "migrate", "--db", db_url],
-        cwd=cwd, capture_output=True, text=True, timeout=60,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
 
@@ -172,8 +174,13 @@ def unusable_databases(tmp_path):
     }
 
 
-UNUSABLE = ["parent-is-a-file", "path-is-a-folder", "not-a-sqlite-file", "no-postgresql-there",
-            "unknown-scheme"]
+UNUSABLE = [
+    "parent-is-a-file",
+    "path-is-a-folder",
+    "not-a-sqlite-file",
+    "no-postgresql-there",
+    "unknown-scheme",
+]
 
 
 def assert_clear_failure(code: int, output: str, clue: str) -> None:

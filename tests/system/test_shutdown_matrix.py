@@ -48,16 +48,20 @@ def start_clients(service) -> tuple[Submitters, threading.Event]:
 
 
 def start_long_task(service, marker) -> str:
-    task_id = submit(service.base_url, "block_first_attempt",
-                     {"marker": str(marker), "seconds": LONG_TASK_SECONDS})
+    task_id = submit(
+        service.base_url,
+        "block_first_attempt",
+        {"marker": str(marker), "seconds": LONG_TASK_SECONDS},
+    )
     wait_for(marker.exists, WAIT_SECONDS, "the long task's first attempt to start")
     return task_id
 
 
 def assert_all_completed_after_restart(start_service, db_url, flags, long_task, accepted):
     restarted = start_service(db_url, *flags)
-    tasks = wait_until_all(restarted.base_url, [long_task, *accepted], ("completed", "dead"),
-                           WAIT_SECONDS)
+    tasks = wait_until_all(
+        restarted.base_url, [long_task, *accepted], ("completed", "dead"), WAIT_SECONDS
+    )
     for task_id, task in accepted.items():
         assert tasks[task_id]["status"] == "completed", tasks[task_id]
         assert tasks[task_id]["result"] == {"output": task["data"]["text"].upper()}
@@ -96,12 +100,16 @@ def test_a_second_sigterm_exits_0_at_once_and_loses_nothing(db_url, start_servic
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_stop_during_a_long_task_with_requests_in_flight(
-    db_url, start_service, tmp_path, signum
-):
+def test_a_stop_during_a_long_task_with_requests_in_flight(db_url, start_service, tmp_path, signum):
     timeout = 1.0
-    flags = ("--actions", SAMPLE_ACTIONS, "--simulated-work", "0.01",
-             "--shutdown-timeout", str(timeout))
+    flags = (
+        "--actions",
+        SAMPLE_ACTIONS,
+        "--simulated-work",
+        "0.01",
+        "--shutdown-timeout",
+        str(timeout),
+    )
     service = start_service(db_url, *flags)
     # Given: a task that outlives the shutdown timeout is running, and clients are posting
     long_task = start_long_task(service, tmp_path / "long-task-started")
@@ -139,14 +147,25 @@ def test_a_graceful_stop_hands_back_the_tasks_queued_behind_a_busy_worker(
 ):
     """README, Graceful stop: prefetched tasks that had not started are returned,
     their attempt refunded; only a task still running at the deadline stays running."""
-    flags = ("--actions", SAMPLE_ACTIONS, "--workers", "1", "--prefetch", "5",
-             "--shutdown-timeout", "0.5")
+    flags = (
+        "--actions",
+        SAMPLE_ACTIONS,
+        "--workers",
+        "1",
+        "--prefetch",
+        "5",
+        "--shutdown-timeout",
+        "0.5",
+    )
     service = start_service(db_url, *flags)
     # Given: the one worker busy with a long task, four more prefetched behind it
     long_task = start_long_task(service, tmp_path / "long-task-started")
     behind = [submit(service.base_url, "uppercase", {"text": str(n)}) for n in range(4)]
-    wait_for(lambda: all(stored_tasks(db_url)[t]["status"] == "running" for t in behind),
-             WAIT_SECONDS, "the four tasks to be prefetched")
+    wait_for(
+        lambda: all(stored_tasks(db_url)[t]["status"] == "running" for t in behind),
+        WAIT_SECONDS,
+        "the four tasks to be prefetched",
+    )
 
     # When: a graceful stop outlasts the long task's deadline
     service.signal(signal.SIGTERM)

@@ -63,8 +63,9 @@ def request(
 
 
 def post_json(base_url: str, value: Any, path: str = "/tasks") -> Response:
-    return request(base_url, "POST", path, orjson.dumps(value),
-                   {"Content-Type": "application/json"})
+    return request(
+        base_url, "POST", path, orjson.dumps(value), {"Content-Type": "application/json"}
+    )
 
 
 def submit(base_url: str, action: str, data: dict[str, Any] | None = None) -> str:
@@ -119,7 +120,9 @@ def wait_for(
 
 
 def wait_for_status(
-    base_url: str, task_id: str, statuses: str | tuple[str, ...],
+    base_url: str,
+    task_id: str,
+    statuses: str | tuple[str, ...],
     timeout: float = WAIT_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
     """Wait until the task is in one of ``statuses``; return it."""
@@ -147,7 +150,8 @@ def wait_until_all(
     def reached() -> dict[str, dict[str, Any]] | None:
         nonlocal last
         last = {
-            task["id"]: task for task in list_tasks(base_url, limit=1000)["tasks"]
+            task["id"]: task
+            for task in list_tasks(base_url, limit=1000)["tasks"]
             if task["id"] in wanted
         }
         done = len(last) == len(wanted) and all(t["status"] in statuses for t in last.values())
@@ -166,7 +170,8 @@ def wait_for_log(service: Any, pattern: str, timeout: float = WAIT_TIMEOUT_SECON
     """Wait until the service's log (copied to a file by a reader thread, so a line can
     trail the HTTP answer that follows it) matches the regular expression ``pattern``."""
     return wait_for(
-        lambda: re.search(pattern, service.log()), timeout,
+        lambda: re.search(pattern, service.log()),
+        timeout,
         lambda: f"{pattern!r} in the log:\n{service.log()}",
     )
 

@@ -16,8 +16,12 @@ def service(tmp_path_factory) -> Iterator[ServiceProcess]:
     """A real service on SQLite with a 1 KiB body limit and no simulated work."""
     folder = tmp_path_factory.mktemp("service")
     process = ServiceProcess(
-        f"sqlite:///{folder}/tasks.db", folder / "service.log",
-        "--max-body", str(SMALL_MAX_BODY_BYTES), "--simulated-work", "0",
+        f"sqlite:///{folder}/tasks.db",
+        folder / "service.log",
+        "--max-body",
+        str(SMALL_MAX_BODY_BYTES),
+        "--simulated-work",
+        "0",
     )
     process.start()
     yield process

@@ -33,15 +33,19 @@ def assert_json_error(response: Response, status: int, message: str | None = Non
     return body["error"]
 
 
-@pytest.mark.parametrize("body", [
-    b"{not json",
-    b'{"action": "bad"',
-    b"",
-    b"   \r\n\t ",
-    b"\xff\xfe{}",
-    b'{"action": "bad", "data": {"n": NaN}}',
-    b'{"action": "bad"} trailing',
-], ids=["garbage", "truncated", "empty", "whitespace", "not-utf8", "nan", "trailing"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"action": "bad"',
+        b"",
+        b"   \r\n\t ",
+        b"\xff\xfe{}",
+        b'{"action": "bad", "data": {"n": NaN}}',
+        b'{"action": "bad"} trailing',
+    ],
+    ids=["garbage", "truncated", "empty", "whitespace", "not-utf8", "nan", "trailing"],
+)
 def test_invalid_json(service, body):
     response = request(service.base_url, "POST", "/tasks", body, JSON)
     assert_json_error(response, 400, "invalid JSON")
@@ -59,26 +63,34 @@ def test_no_body_at_all(service):
     assert_json_error(response, 400, "invalid JSON")
 
 
-@pytest.mark.parametrize("task", [
-    {},
-    {"data": {"text": "x"}},
-    {"action": None},
-    {"action": None, "data": {}},
-    {"action": ""},
-], ids=["empty-object", "missing", "null", "null-with-data", "empty"])
+@pytest.mark.parametrize(
+    "task",
+    [
+        {},
+        {"data": {"text": "x"}},
+        {"action": None},
+        {"action": None, "data": {}},
+        {"action": ""},
+    ],
+    ids=["empty-object", "missing", "null", "null-with-data", "empty"],
+)
 def test_action_required(service, task):
     assert_json_error(post_json(service.base_url, task), 400, "action required")
 
 
-@pytest.mark.parametrize("value", ["uppercase", 42, 1.5, True, None],
-                         ids=["string", "int", "float", "bool", "null"])
+@pytest.mark.parametrize(
+    "value", ["uppercase", 42, 1.5, True, None], ids=["string", "int", "float", "bool", "null"]
+)
 def test_json_that_is_not_an_object(service, value):
     error = assert_json_error(post_json(service.base_url, value), 400)
     assert "object" in error, error
 
 
-@pytest.mark.parametrize("action", [42, ["uppercase"], {"name": "uppercase"}, True],
-                         ids=["int", "list", "object", "bool"])
+@pytest.mark.parametrize(
+    "action",
+    [42, ["uppercase"], {"name": "uppercase"}, True],
+    ids=["int", "list", "object", "bool"],
+)
 def test_action_that_is_not_a_string(service, action):
     error = assert_json_error(post_json(service.base_url, {"action": action}), 400)
     assert "action" in error and "string" in error, error
@@ -116,46 +128,59 @@ def test_body_well_over_the_limit_with_content_length(service):
 
 def test_chunked_body_at_the_limit_is_accepted(service):
     body = padded_task(MAX_BODY_BYTES, "good-chunked")
-    response = request(service.base_url, "POST", "/tasks", iter([body[:100], body[100:]]), JSON,
-                       chunked=True)
+    response = request(
+        service.base_url, "POST", "/tasks", iter([body[:100], body[100:]]), JSON, chunked=True
+    )
     assert response.status == 202, response.body
 
 
 def test_chunked_body_over_the_limit(service):
     # No Content-Length: the server learns the size only by reading the chunks.
     body = padded_task(MAX_BODY_BYTES + 1)
-    chunks = [body[i:i + 300] for i in range(0, len(body), 300)]
+    chunks = [body[i : i + 300] for i in range(0, len(body), 300)]
     response = request(service.base_url, "POST", "/tasks", iter(chunks), JSON, chunked=True)
     assert_json_error(response, 413)
 
 
-@pytest.mark.parametrize("content_type", [
-    "text/plain",
-    "application/x-www-form-urlencoded",  # what curl -d sends without -H
-    "multipart/form-data; boundary=x",
-    "application/xml",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",  # what curl -d sends without -H
+        "multipart/form-data; boundary=x",
+        "application/xml",
+    ],
+)
 def test_wrong_content_type(service, content_type):
-    response = request(service.base_url, "POST", "/tasks", b'{"action": "bad"}',
-                       {"Content-Type": content_type})
+    response = request(
+        service.base_url, "POST", "/tasks", b'{"action": "bad"}', {"Content-Type": content_type}
+    )
     assert_json_error(response, 415)
 
 
 def test_json_content_type_with_charset_is_accepted(service):
-    response = request(service.base_url, "POST", "/tasks", b'{"action": "good-charset"}',
-                       {"Content-Type": "application/json; charset=utf-8"})
+    response = request(
+        service.base_url,
+        "POST",
+        "/tasks",
+        b'{"action": "good-charset"}',
+        {"Content-Type": "application/json; charset=utf-8"},
+    )
     assert response.status == 202, response.body
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("PUT", "/tasks"),
-    ("DELETE", "/tasks"),
-    ("PATCH", "/tasks"),
-    ("OPTIONS", "/tasks"),
-    ("PUT", "/tasks/0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"),
-    ("DELETE", "/tasks/0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"),
-    ("POST", "/tasks/0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/tasks"),
+        ("DELETE", "/tasks"),
+        ("PATCH", "/tasks"),
+        ("OPTIONS", "/tasks"),
+        ("PUT", "/tasks/0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"),
+        ("DELETE", "/tasks/0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"),
+        ("POST", "/tasks/0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"),
+    ],
+)
 def test_other_method(service, method, path):
     response = request(service.base_url, method, path, b'{"action": "bad"}', JSON)
     assert_json_error(response, 405)
@@ -163,17 +188,20 @@ def test_other_method(service, method, path):
     assert {"GET", "POST"} <= allowed, response.headers
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/"),
-    ("GET", "/nope"),
-    ("GET", "/tasksx"),
-    ("GET", "/TASKS"),
-    ("POST", "/nope"),
-    ("GET", "/tasks/a/b"),
-    ("GET", "/tasks/a/b/c"),
-    ("GET", "/tasks/%00"),
-    ("GET", "/tasks/" + "a" * 2000),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/nope"),
+        ("GET", "/tasksx"),
+        ("GET", "/TASKS"),
+        ("POST", "/nope"),
+        ("GET", "/tasks/a/b"),
+        ("GET", "/tasks/a/b/c"),
+        ("GET", "/tasks/%00"),
+        ("GET", "/tasks/" + "a" * 2000),
+    ],
+)
 def test_unknown_path(service, method, path):
     response = request(service.base_url, method, path, b"{}" if method == "POST" else None, JSON)
     assert_json_error(response, 404)
@@ -191,12 +219,25 @@ def test_repeated_status_filter(service):
     assert_json_error(response, 400)
 
 
-@pytest.mark.parametrize("limit", [
-    "0", "1001", "-1", "abc", "", "1.5", "1e2", "0x10", " 5", "+5",
-    "\u0661\u0662",  # Arabic-Indic "12": str.isdigit() says yes, int() would accept it
-    "\u00b2",  # superscript two: isdigit() yes, int() no
-    "99999999999999999999",
-], ids=lambda value: repr(value))
+@pytest.mark.parametrize(
+    "limit",
+    [
+        "0",
+        "1001",
+        "-1",
+        "abc",
+        "",
+        "1.5",
+        "1e2",
+        "0x10",
+        " 5",
+        "+5",
+        "\u0661\u0662",  # Arabic-Indic "12": str.isdigit() says yes, int() would accept it
+        "\u00b2",  # superscript two: isdigit() yes, int() no
+        "99999999999999999999",
+    ],
+    ids=lambda value: repr(value),
+)
 def test_bad_limit(service, limit):
     response = request(service.base_url, "GET", f"/tasks?limit={quote(limit)}")
     error = assert_json_error(response, 400)

@@ -39,7 +39,9 @@ PROMPT_SECONDS = 5.0  # an answer that did not wait for the body (cheroot's own 
 MAX_ACTION_LENGTH = 200
 INT_RANGE = (-(2**63), 2**64)  # integers kept exactly; the rest is refused
 HYPOTHESIS = settings(
-    max_examples=60, deadline=None, database=None,
+    max_examples=60,
+    deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
@@ -48,8 +50,12 @@ HYPOTHESIS = settings(
 def service(tmp_path_factory) -> Iterator[ServiceProcess]:
     folder = tmp_path_factory.mktemp("openapi")
     process = ServiceProcess(
-        f"sqlite:///{folder}/tasks.db", folder / "service.log",
-        "--max-body", str(MAX_BODY_BYTES), "--simulated-work", "0",
+        f"sqlite:///{folder}/tasks.db",
+        folder / "service.log",
+        "--max-body",
+        str(MAX_BODY_BYTES),
+        "--simulated-work",
+        "0",
     )
     process.start()
     yield process
@@ -77,8 +83,12 @@ def post_bytes(service: ServiceProcess, body: bytes, headers: dict | None = None
 
 # -- the document -------------------------------------------------------------------------------
 
-API_OPERATIONS = {("post", "/tasks"), ("get", "/tasks"), ("get", "/tasks/{id}"),
-                  ("get", "/openapi.json")}
+API_OPERATIONS = {
+    ("post", "/tasks"),
+    ("get", "/tasks"),
+    ("get", "/tasks/{id}"),
+    ("get", "/openapi.json"),
+}
 
 
 def test_the_document_is_valid_openapi_3_and_describes_every_endpoint(service):
@@ -87,8 +97,9 @@ def test_the_document_is_valid_openapi_3_and_describes_every_endpoint(service):
 
     # Valid against the OpenAPI 3.0 schema
     assert document["openapi"].startswith("3.0"), document["openapi"]
-    errors = [error.message for error in jsonschema_rs.Draft4Validator(OPENAPI_30).iter_errors(
-        document)]
+    errors = [
+        error.message for error in jsonschema_rs.Draft4Validator(OPENAPI_30).iter_errors(document)
+    ]
     assert not errors, errors
     # Every endpoint, and nothing else
     operations = {(method, path) for path, item in document["paths"].items() for method in item}
@@ -112,14 +123,17 @@ def test_the_document_is_valid_openapi_3_and_describes_every_endpoint(service):
     # The query parameters say what the service accepts
     parameters = {p["name"]: p for p in document["paths"]["/tasks"]["get"]["parameters"]}
     assert parameters["status"]["schema"]["enum"] == list(STATUSES)
-    assert (parameters["limit"]["schema"]["minimum"], parameters["limit"]["schema"]["maximum"]) \
-        == (1, 1000)
+    assert (parameters["limit"]["schema"]["minimum"], parameters["limit"]["schema"]["maximum"]) == (
+        1,
+        1000,
+    )
     # Every error status the service answers for POST is documented, as an Error body
     post = document["paths"]["/tasks"]["post"]["responses"]
     assert {"202", "400", "413", "415", "503"} <= set(post)
     for status in ("400", "413", "415", "503"):
         assert post[status]["content"]["application/json"]["schema"] == {
-            "$ref": "#/components/schemas/Error"}
+            "$ref": "#/components/schemas/Error"
+        }
     # Each documented operation answers, with a documented status
     for method, path in sorted(operations):
         concrete = path.replace("{id}", "0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11")
@@ -145,12 +159,22 @@ NEGATIVE = {"POST /tasks", "GET /tasks"}
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(service):
     # A negative body may also be refused for its size (a batch past 1,000 tasks is
     # likely past --max-body too): 413 is a rejection as good as 400.
-    config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {
-        "expected-statuses": ["400", "404", "405", "413", "415"]}}})
+    config = schemathesis.Config.from_dict(
+        {
+            "checks": {
+                "negative_data_rejection": {
+                    "expected-statuses": ["400", "404", "405", "413", "415"]
+                }
+            }
+        }
+    )
     schema = schemathesis.openapi.from_url(f"{service.base_url}/openapi.json", config=config)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {operation.label for operation in operations} >= {
-        "POST /tasks", "GET /tasks", "GET /tasks/{id}"}
+        "POST /tasks",
+        "GET /tasks",
+        "GET /tasks/{id}",
+    }
     for operation in operations:
         modes = [GenerationMode.POSITIVE]
         if operation.label in NEGATIVE:
@@ -168,10 +192,15 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(service
 # -- hypothesis bodies --------------------------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(*INT_RANGE) | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(*INT_RANGE)
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5)
+    ),
     max_leaves=25,
 )
 task_objects = st.dictionaries(
@@ -202,8 +231,11 @@ def valid_task(item: Any) -> bool:
         return False
     action, data = item.get("action"), item.get("data")
     return (
-        isinstance(action, str) and 0 < len(action) <= MAX_ACTION_LENGTH and "\x00" not in action
-        and (data is None or isinstance(data, dict)) and integers_in_range(item)
+        isinstance(action, str)
+        and 0 < len(action) <= MAX_ACTION_LENGTH
+        and "\x00" not in action
+        and (data is None or isinstance(data, dict))
+        and integers_in_range(item)
     )
 
 
@@ -241,8 +273,9 @@ def test_arbitrary_bytes_get_a_json_answer(service, body):
     assert_sane(post_bytes(service, body), 202, 400)
 
 
-@given(depth=st.integers(1, 12_000), opener=st.sampled_from(["[", '{"a":']),
-       inside_data=st.booleans())
+@given(
+    depth=st.integers(1, 12_000), opener=st.sampled_from(["[", '{"a":']), inside_data=st.booleans()
+)
 @HYPOTHESIS
 def test_deep_nesting_gets_a_json_answer(service, depth, opener, inside_data):
     closer = "]" if opener == "[" else "}"
@@ -255,6 +288,7 @@ def test_deep_nesting_gets_a_json_answer(service, depth, opener, inside_data):
 
 
 # -- hostile input, explicitly ------------------------------------------------------------------
+
 
 def raw_exchange(
     service: ServiceProcess, data: bytes, then_closed: bool = False
@@ -293,11 +327,15 @@ def raw_exchange(
 POST_HEAD = b"POST /tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
 
 
-@pytest.mark.parametrize(("head", "partial_body"), [
-    (b"Content-Length: 1073741824\r\n", b'{"action": "x", "data": {"pad": "'),
-    (b"Transfer-Encoding: chunked\r\n", b'40000000\r\n{"action": "x", "data": {"pad": "'),
-    (b"Transfer-Encoding: chunked\r\n", (b"2000\r\n" + b" " * 0x2000 + b"\r\n") * 9),
-], ids=["content-length-1GB", "chunk-header-1GB", "chunks-past-the-limit-never-ending"])
+@pytest.mark.parametrize(
+    ("head", "partial_body"),
+    [
+        (b"Content-Length: 1073741824\r\n", b'{"action": "x", "data": {"pad": "'),
+        (b"Transfer-Encoding: chunked\r\n", b'40000000\r\n{"action": "x", "data": {"pad": "'),
+        (b"Transfer-Encoding: chunked\r\n", (b"2000\r\n" + b" " * 0x2000 + b"\r\n") * 9),
+    ],
+    ids=["content-length-1GB", "chunk-header-1GB", "chunks-past-the-limit-never-ending"],
+)
 def test_an_oversized_body_gets_413_without_the_server_reading_it(service, head, partial_body):
     request_bytes = POST_HEAD + head + b"\r\n" + partial_body
     status, headers, body, seconds = raw_exchange(service, request_bytes, then_closed=True)
@@ -307,75 +345,123 @@ def test_an_oversized_body_gets_413_without_the_server_reading_it(service, head,
     assert headers.get("connection", "").lower() == "close"
 
 
-@pytest.mark.parametrize(("chunks", "then_closed"), [
-    (b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
-    (b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
-    # cheroot reads a negative size as the last chunk: an empty body, then a new request
-    (b"-5\r\nabcde\r\n0\r\n\r\n", False),
-], ids=["size-not-hex", "no-crlf-after-data", "negative-size"])
+@pytest.mark.parametrize(
+    ("chunks", "then_closed"),
+    [
+        (b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        # cheroot reads a negative size as the last chunk: an empty body, then a new request
+        (b"-5\r\nabcde\r\n0\r\n\r\n", False),
+    ],
+    ids=["size-not-hex", "no-crlf-after-data", "negative-size"],
+)
 def test_malformed_chunked_framing_gets_a_json_4xx(service, chunks, then_closed):
     # After broken framing the stream is not at a request boundary: a request hidden
     # in the leftovers must not be served.
     status, headers, body, seconds = raw_exchange(
-        service, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks, then_closed)
+        service, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks, then_closed
+    )
     assert 400 <= status < 500, body
     assert headers["content-type"] == "application/json" and orjson.loads(body)["error"]
     assert b"Traceback" not in body
 
 
-@pytest.mark.parametrize("content_type", [
-    "text/json", "application/json-seq", "json", "application/javascript", "*/*",
-    "application/jsonx",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/json",
+        "application/json-seq",
+        "json",
+        "application/javascript",
+        "*/*",
+        "application/jsonx",
+    ],
+)
 def test_more_wrong_content_types(service, content_type):
     response = post_bytes(service, b'{"action": "bad"}', {"Content-Type": content_type})
     assert_sane(response, 415)
 
 
-@pytest.mark.parametrize("content_type", [
-    "APPLICATION/JSON", "application/vnd.api+json", "application/json;charset=UTF-8",
-])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "APPLICATION/JSON",
+        "application/vnd.api+json",
+        "application/json;charset=UTF-8",
+    ],
+)
 def test_json_media_types_in_other_spellings_are_accepted(service, content_type):
     response = post_bytes(service, b'{"action": "good-media-type"}', {"Content-Type": content_type})
     assert_sane(response, 202)
 
 
-@pytest.mark.parametrize("body", [
-    b'{"action": "a\xc3\x28"}',  # an invalid continuation byte
-    b'{"action": "\xc0\xaf"}',  # an overlong encoding of "/"
-    b'{"action": "\xed\xa0\x80"}',  # a UTF-16 surrogate encoded as UTF-8
-    b'{"action": "x", "data": {"t": "\xe2\x82"}}',  # a truncated sequence
-    b'{"action": "x", "data": {"t": "\\ud800"}}',  # a lone surrogate escape
-    b'{"action": "\\udc00x"}',
-], ids=["bad-continuation", "overlong", "encoded-surrogate", "truncated", "lone-high-escape",
-        "lone-low-escape"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "a\xc3\x28"}',  # an invalid continuation byte
+        b'{"action": "\xc0\xaf"}',  # an overlong encoding of "/"
+        b'{"action": "\xed\xa0\x80"}',  # a UTF-16 surrogate encoded as UTF-8
+        b'{"action": "x", "data": {"t": "\xe2\x82"}}',  # a truncated sequence
+        b'{"action": "x", "data": {"t": "\\ud800"}}',  # a lone surrogate escape
+        b'{"action": "\\udc00x"}',
+    ],
+    ids=[
+        "bad-continuation",
+        "overlong",
+        "encoded-surrogate",
+        "truncated",
+        "lone-high-escape",
+        "lone-low-escape",
+    ],
+)
 def test_malformed_utf8_and_lone_surrogates(service, body):
     assert_sane(post_bytes(service, body), 400)
 
 
-@pytest.mark.parametrize("body", [
-    "[" * 10_000 + "]" * 10_000,
-    '{"a":' * 10_000 + "1" + "}" * 10_000,
-    '{"action": "deep", "data": {"x": ' + "[" * 10_000 + "]" * 10_000 + "}}",
-    '{"action": "deep", "data": ' + '{"a":' * 10_000 + "{}" + "}" * 10_000 + "}",
-    "[" + '{"action": "deep", "data": {"x": ' + "[" * 10_000 + "]" * 10_000 + "}}]",
-], ids=["arrays", "objects", "array-in-data", "objects-as-data", "in-a-batch"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 10_000 + "]" * 10_000,
+        '{"a":' * 10_000 + "1" + "}" * 10_000,
+        '{"action": "deep", "data": {"x": ' + "[" * 10_000 + "]" * 10_000 + "}}",
+        '{"action": "deep", "data": ' + '{"a":' * 10_000 + "{}" + "}" * 10_000 + "}",
+        "[" + '{"action": "deep", "data": {"x": ' + "[" * 10_000 + "]" * 10_000 + "}}]",
+    ],
+    ids=["arrays", "objects", "array-in-data", "objects-as-data", "in-a-batch"],
+)
 def test_json_nested_10000_levels(service, body):
     assert_sane(post_bytes(service, body.encode()), 400)
 
 
-@pytest.mark.parametrize("number", [
-    "1e400", "-1e400", "1e999999999", str(2**64), str(-(2**63) - 1), "9" * 400, "-" + "9" * 5000,
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "1e400",
+        "-1e400",
+        "1e999999999",
+        str(2**64),
+        str(-(2**63) - 1),
+        "9" * 400,
+        "-" + "9" * 5000,
+    ],
+)
 def test_numbers_out_of_range_are_refused(service, number):
     body = f'{{"action": "bad-number", "data": {{"n": {number}}}}}'.encode()
     error = assert_sane(post_bytes(service, body), 400)["error"]
     assert error.startswith("invalid JSON"), error
 
 
-@pytest.mark.parametrize("number", [
-    str(2**64 - 1), str(-(2**63)), "1.7976931348623157e308", "5e-324", "-0.0", "0",
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        str(2**64 - 1),
+        str(-(2**63)),
+        "1.7976931348623157e308",
+        "5e-324",
+        "-0.0",
+        "0",
+    ],
+)
 def test_numbers_at_the_edges_are_kept_exactly(service, number):
     body = f'{{"action": "good-number", "data": {{"n": {number}}}}}'.encode()
     task_id = assert_sane(post_bytes(service, body), 202)["id"]
@@ -389,24 +475,30 @@ def test_nan_and_infinity_literals(service, literal):
     assert_sane(post_bytes(service, body), 400)
 
 
-@pytest.mark.parametrize("body", [
-    b'{"action": "bad", "data": {"k": 1, "k": 2}}',
-    b'{"action": "bad", "data": {"a": [{"x": 1, "x": 1}]}}',
-    b'{"action": "bad", "data": {}, "data": {}}',
-    b'[{"action": "bad"}, {"action": "bad", "action": "bad"}]',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "bad", "data": {"k": 1, "k": 2}}',
+        b'{"action": "bad", "data": {"a": [{"x": 1, "x": 1}]}}',
+        b'{"action": "bad", "data": {}, "data": {}}',
+        b'[{"action": "bad"}, {"action": "bad", "action": "bad"}]',
+    ],
+)
 def test_duplicate_keys_anywhere(service, body):
     error = assert_sane(post_bytes(service, body), 400)["error"]
     assert "more than once" in error, error
 
 
-@pytest.mark.parametrize(("value", "index", "clue"), [
-    ([{"action": "bad"}, {"action": "bad", "extra": 1}], 1, "extra"),
-    ([{"action": "bad"}, {"action": "bad"}, {"action": 7}], 2, "string"),
-    ([{"action": "bad"}, {"action": ["bad"]}], 1, "string"),
-    ([{"action": "bad"}, {"action": "bad", "data": []}], 1, "data"),
-    ([{"action": "bad"}, "bad"], 1, "object"),
-])
+@pytest.mark.parametrize(
+    ("value", "index", "clue"),
+    [
+        ([{"action": "bad"}, {"action": "bad", "extra": 1}], 1, "extra"),
+        ([{"action": "bad"}, {"action": "bad"}, {"action": 7}], 2, "string"),
+        ([{"action": "bad"}, {"action": ["bad"]}], 1, "string"),
+        ([{"action": "bad"}, {"action": "bad", "data": []}], 1, "data"),
+        ([{"action": "bad"}, "bad"], 1, "object"),
+    ],
+)
 def test_batches_name_the_bad_item(service, value, index, clue):
     error = assert_sane(post_bytes(service, orjson.dumps(value)), 400)["error"]
     assert error.startswith(f"task {index}:") and clue in error, error
@@ -417,22 +509,43 @@ def test_a_batch_over_1000_tasks_is_refused(service):
     assert "1000" in assert_sane(post_bytes(service, body), 400)["error"]
 
 
-@pytest.mark.parametrize("query", [
-    "status=%00", "status=" + "a" * 10_000, "status=%ff", "status=queued%00",
-    "limit=%00", "limit=" + "9" * 10_000, "limit=-0", "limit=1%20", "limit=1&status=nope",
-    "limit=%ef%bc%91",  # a full-width digit one
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status=%00",
+        "status=" + "a" * 10_000,
+        "status=%ff",
+        "status=queued%00",
+        "limit=%00",
+        "limit=" + "9" * 10_000,
+        "limit=-0",
+        "limit=1%20",
+        "limit=1&status=nope",
+        "limit=%ef%bc%91",  # a full-width digit one
+    ],
+)
 def test_more_bad_query_values(service, query):
     response = request(service.base_url, "GET", f"/tasks?{query}")
     assert_sane(response)
     assert 400 <= response.status < 500, (response.status, response.body)
 
 
-@pytest.mark.parametrize("path", [
-    "/tasks//x", "/tasks/..%2f", "/tasks/%2e%2e", "/tasks/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    "/tasks/%ff", "/tasks/x%2fy", "/tasks/%20", "/tasks/" + quote("x' OR '1'='1"),
-    "/tasks/" + quote("%"), "/tasks/a%00b", "/tasks/" + "a" * 100_000,
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/tasks//x",
+        "/tasks/..%2f",
+        "/tasks/%2e%2e",
+        "/tasks/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/tasks/%ff",
+        "/tasks/x%2fy",
+        "/tasks/%20",
+        "/tasks/" + quote("x' OR '1'='1"),
+        "/tasks/" + quote("%"),
+        "/tasks/a%00b",
+        "/tasks/" + "a" * 100_000,
+    ],
+)
 def test_odd_paths_under_tasks(service, path):
     response = request(service.base_url, "GET", path)
     assert_sane(response, 404, 414)
@@ -440,8 +553,9 @@ def test_odd_paths_under_tasks(service, path):
 
 def test_a_trailing_slash_lists_or_is_not_found(service):
     assert_sane(request(service.base_url, "GET", "/tasks/"), 200, 404)
-    assert_sane(request(service.base_url, "POST", "/tasks/", b'{"action": "x"}', JSON), 202, 404,
-                405)
+    assert_sane(
+        request(service.base_url, "POST", "/tasks/", b'{"action": "x"}', JSON), 202, 404, 405
+    )
 
 
 def test_still_serving_after_all_of_that(service):
@@ -450,7 +564,8 @@ def test_still_serving_after_all_of_that(service):
     task_id = submit(service.base_url, "uppercase", {"text": "still here"})
     # Then: it completes, and nothing above was an unhandled error
     assert wait_for_status(service.base_url, task_id, "completed")["result"] == {
-        "output": "STILL HERE"}
+        "output": "STILL HERE"
+    }
     assert service.process.poll() is None
     log = service.log()
     assert "unhandled error" not in log and "Traceback" not in log, log[-5000:]
@@ -458,17 +573,18 @@ def test_still_serving_after_all_of_that(service):
 
 # -- on every database --------------------------------------------------------------------------
 
+
 def test_a_nul_character_is_refused_or_not_found_on_every_database(db_url, start_service):
     """PostgreSQL text cannot hold U+0000: it must not turn into a 503 or a 500 there."""
     service = start_service(db_url, "--simulated-work", "0")
-    assert "U+0000" in assert_sane(
-        post_bytes(service, b'{"action": "a\\u0000b"}'), 400)["error"]
+    assert "U+0000" in assert_sane(post_bytes(service, b'{"action": "a\\u0000b"}'), 400)["error"]
     assert_sane(post_bytes(service, b'[{"action": "ok"}, {"action": "\\u0000"}]'), 400)
     for path in ("/tasks/%00", "/tasks/a%00b"):
         assert_sane(request(service.base_url, "GET", path), 404)
     # A NUL inside data is JSON text like any other, stored and run
-    task_id = assert_sane(post_bytes(service, b'{"action": "x", "data": {"t": "a\\u0000b"}}'),
-                          202)["id"]
+    task_id = assert_sane(post_bytes(service, b'{"action": "x", "data": {"t": "a\\u0000b"}}'), 202)[
+        "id"
+    ]
     task = wait_for_status(service.base_url, task_id, "completed")
     assert task["payload"]["data"] == {"t": "a\x00b"}
     assert "unhandled error" not in service.log()

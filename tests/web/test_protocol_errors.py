@@ -25,11 +25,14 @@ def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[str, str], byte
     return status, headers, body
 
 
-@pytest.mark.parametrize(("request_bytes", "message"), [
-    (b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
-    (b"GARBAGE\r\n\r\n", "Request-Line"),
-    (b"GET /tasks HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "header"),
-])
+@pytest.mark.parametrize(
+    ("request_bytes", "message"),
+    [
+        (b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
+        (b"GARBAGE\r\n\r\n", "Request-Line"),
+        (b"GET /tasks HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "header"),
+    ],
+)
 def test_malformed_requests_get_a_json_400(service, request_bytes, message):
     status, headers, body = raw_exchange(service.port, request_bytes)
     assert status.startswith(b"HTTP/1.1 400")

@@ -26,8 +26,16 @@ from .client import (
 pytestmark = pytest.mark.system
 
 TASK_FIELDS = {
-    "id", "action", "payload", "status", "result", "error", "attempts", "created_at",
-    "processed_at", "node",
+    "id",
+    "action",
+    "payload",
+    "status",
+    "result",
+    "error",
+    "attempts",
+    "created_at",
+    "processed_at",
+    "node",
 }
 
 
@@ -37,7 +45,9 @@ def test_reference_curl_session(db_url, start_service):
 
     # When: curl -X POST /tasks -H 'Content-Type: application/json' -d '{...}'
     response = request(
-        service.base_url, "POST", "/tasks",
+        service.base_url,
+        "POST",
+        "/tasks",
         b'{"action": "uppercase", "data": {"text": "hello world"}}',
         {"Content-Type": "application/json"},
     )
@@ -215,11 +225,14 @@ def test_bulk_post_accepts_every_task(db_url, start_service):
     service = start_service(db_url, "--simulated-work", "0")
 
     # When: a JSON array of tasks
-    response = post_json(service.base_url, [
-        {"action": "uppercase", "data": {"text": "bulk"}},
-        {"action": "sum", "data": {"numbers": [1, 2, 3]}},
-        {"action": "anything"},
-    ])
+    response = post_json(
+        service.base_url,
+        [
+            {"action": "uppercase", "data": {"text": "bulk"}},
+            {"action": "sum", "data": {"numbers": [1, 2, 3]}},
+            {"action": "anything"},
+        ],
+    )
 
     # Then: 202 with one {"id", "status"} per task, in order
     assert response.status == 202, response.body
@@ -236,21 +249,29 @@ def test_bulk_post_accepts_every_task(db_url, start_service):
     # And: each runs as if posted alone
     tasks = wait_until_all(service.base_url, ids)
     assert [tasks[task_id]["result"] for task_id in ids] == [
-        {"output": "BULK"}, {"output": 6}, {"output": "processed"},
+        {"output": "BULK"},
+        {"output": 6},
+        {"output": "processed"},
     ]
     assert [tasks[task_id]["status"] for task_id in ids] == ["completed"] * 3
     assert tasks[ids[2]]["payload"] == {
-        "id": ids[2], "action": "anything", "data": {}, "created_at": tasks[ids[2]]["created_at"],
+        "id": ids[2],
+        "action": "anything",
+        "data": {},
+        "created_at": tasks[ids[2]]["created_at"],
     }
     assert get_task(service.base_url, ids[0]) == tasks[ids[0]]
 
 
-@pytest.mark.parametrize(("batch", "bad_index"), [
-    ([{"action": "a"}, {"action": "b"}, {"action": ""}], 2),
-    ([{"action": "a"}, 5, {"action": "c"}], 1),
-    ([{"action": "a"}, {"action": "b", "data": []}], 1),
-    ([{"action": "a"}, {"action": "b"}, {"action": "c", "extra": 1}], 2),
-])
+@pytest.mark.parametrize(
+    ("batch", "bad_index"),
+    [
+        ([{"action": "a"}, {"action": "b"}, {"action": ""}], 2),
+        ([{"action": "a"}, 5, {"action": "c"}], 1),
+        ([{"action": "a"}, {"action": "b", "data": []}], 1),
+        ([{"action": "a"}, {"action": "b"}, {"action": "c", "extra": 1}], 2),
+    ],
+)
 def test_bulk_post_with_one_invalid_task_stores_nothing(db_url, start_service, batch, bad_index):
     service = start_service(db_url, "--simulated-work", "0")
     submit(service.base_url, "before")

@@ -8,20 +8,33 @@ from models import InvalidInput
 from web.validation import check_batch, check_limit, check_status, check_task, parse_json
 
 
-@pytest.mark.parametrize("body", [
-    b"", b"   ", b"{", b"{'a': 1}", b'{"a": NaN}', b'{"a": Infinity}', b"[1e999]",
-    b'{"action": "\xff"}', b"[" * 2000 + b"]" * 2000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"   ",
+        b"{",
+        b"{'a': 1}",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b"[1e999]",
+        b'{"action": "\xff"}',
+        b"[" * 2000 + b"]" * 2000,
+    ],
+)
 def test_bodies_that_are_not_strict_json_are_invalid_json(body):
     with pytest.raises(InvalidInput, match="^invalid JSON"):
         parse_json(body)
 
 
-@pytest.mark.parametrize("body", [
-    b'{"action": "a", "action": "b"}',
-    b'{"action": "a", "data": {"k": 1, "k": 2}}',
-    b'[{"action": "a"}, {"action": "b", "data": {}, "data": {}}]',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": "a", "action": "b"}',
+        b'{"action": "a", "data": {"k": 1, "k": 2}}',
+        b'[{"action": "a"}, {"action": "b", "data": {}, "data": {}}]',
+    ],
+)
 def test_repeated_keys_are_refused_wherever_they_are(body):
     with pytest.raises(InvalidInput, match="appears more than once"):
         parse_json(body)
@@ -35,27 +48,34 @@ def test_deep_objects_are_refused_not_crashed_on():
 
 def test_integers_are_kept_exactly_or_refused():
     assert parse_json(b'{"n": 18446744073709551615, "m": -9223372036854775808}') == {
-        "n": 2**64 - 1, "m": -(2**63),
+        "n": 2**64 - 1,
+        "m": -(2**63),
     }
     assert parse_json(b'{"x": 1.5e300}') == {"x": 1.5e300}
-    for body in (b'{"n": 123456789012345678901234567890}', b"[18446744073709551616]",
-                 b"[-9223372036854775809]"):
+    for body in (
+        b'{"n": 123456789012345678901234567890}',
+        b"[18446744073709551616]",
+        b"[-9223372036854775809]",
+    ):
         with pytest.raises(InvalidInput, match="integer out of the 64-bit range"):
             parse_json(body)
 
 
-@pytest.mark.parametrize(("item", "message"), [
-    ({}, "action required"),
-    ({"action": None}, "action required"),
-    ({"action": ""}, "action required"),
-    ({"action": 5}, "action must be a string"),
-    ({"action": ["x"]}, "action must be a string"),
-    ({"action": "x" * 201}, "at most 200 characters"),
-    ({"action": "x", "data": [1]}, "data must be a JSON object"),
-    ({"action": "x", "data": "text"}, "data must be a JSON object"),
-    ({"action": "x", "priority": 1}, "unknown field 'priority'"),
-    ("uppercase", "a task must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({}, "action required"),
+        ({"action": None}, "action required"),
+        ({"action": ""}, "action required"),
+        ({"action": 5}, "action must be a string"),
+        ({"action": ["x"]}, "action must be a string"),
+        ({"action": "x" * 201}, "at most 200 characters"),
+        ({"action": "x", "data": [1]}, "data must be a JSON object"),
+        ({"action": "x", "data": "text"}, "data must be a JSON object"),
+        ({"action": "x", "priority": 1}, "unknown field 'priority'"),
+        ("uppercase", "a task must be a JSON object"),
+    ],
+)
 def test_bad_tasks_say_what_is_wrong(item, message):
     with pytest.raises(InvalidInput, match=message):
         check_task(item)
