@@ -1,52 +1,84 @@
 """Run the task queue service: ``python run.py`` (serve) or ``python run.py migrate``.
 
 Every flag can also be set as an environment variable ``TASKQUEUE_<NAME>``,
-e.g. ``TASKQUEUE_PORT=9000`` or ``TASKQUEUE_DB=postgresql://...``.
+e.g. ``TASKQUEUE_PORT=9000`` or ``TASKQUEUE_DB=postgresql://...``; a flag
+given on the command line wins over its variable.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
-import signal
+import importlib.util
 import sys
-import threading
+from pathlib import Path
 
-import actors
-import models
-import web
-from actors.config import (
-    DEFAULT_LEASE_SECONDS,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_POLL_INTERVAL_SECONDS,
-    DEFAULT_PREFETCH,
-    DEFAULT_RETRY_BACKOFF_SECONDS,
-    DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
-    DEFAULT_SIMULATED_WORK_SECONDS,
-    DEFAULT_WORKERS,
-)
+
+def _import_own_packages() -> None:
+    """Import the service's packages from beside this file, before anything else can.
+
+    ``actors``, ``models`` and ``web`` are generic names: with the user's
+    folder early on ``sys.path`` (``PYTHONPATH=.``, or the console script), a
+    user's own ``models.py`` would be imported instead of ours.
+    """
+    here = Path(__file__).resolve().parent
+    for name in ("models", "actors", "web"):
+        module = sys.modules.get(name)
+        if module is not None and Path(module.__file__).resolve().parent.parent == here:
+            continue
+        spec = importlib.util.spec_from_file_location(
+            name, here / name / "__init__.py", submodule_search_locations=[str(here / name)]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+_import_own_packages()
+
+import argparse  # noqa: E402 - after the service's own packages, on purpose
+import difflib  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Callable, Mapping  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from importlib import metadata  # noqa: E402
+from typing import Any  # noqa: E402
+
+import actors  # noqa: E402
+import models  # noqa: E402
+import web  # noqa: E402
+from actors import config as queue_defaults  # noqa: E402
 
 ENV_PREFIX = "TASKQUEUE_"
+TEST_ENV_PREFIX = "TASKQUEUE_TEST_"  # the test suite's own variables, not settings
 BOOT_TIMEOUT_SECONDS = 120.0
+EXIT_USAGE = 2  # as argparse
 EXIT_MIGRATION_FAILED = 2
 EXIT_SERVER_FAILED = 3
 EXIT_BAD_ACTIONS = 4
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 logger = logging.getLogger("taskqueue")
 
 
-def _env(name: str, default, kind=str):
-    variable = ENV_PREFIX + name.upper().replace("-", "_")
-    value = os.environ.get(variable)
-    if value is None:
-        return default
-    try:
-        return kind(value)
-    except (ValueError, argparse.ArgumentTypeError) as exc:
-        # A usage error, like a bad flag: named, without a traceback, exit 2.
-        print(f"run.py: error: {variable}={value!r}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+# -- settings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service is configured with, built in one place (``settings_from``)."""
+
+    command: str = "serve"
+    db_url: str = models.DEFAULT_DB_URL
+    queue: actors.QueueConfig = field(default_factory=actors.QueueConfig)
+    intake: models.IntakeConfig = field(default_factory=models.IntakeConfig)
+    web: web.WebConfig = field(default_factory=web.WebConfig)
+    log_level: str = "INFO"
+    log_sql: bool = False
+    actions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # what the settings themselves look wrong about
 
 
 def _positive_int(text: str) -> int:
@@ -70,115 +102,297 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {value}")
+    return value
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)}, got {text!r}")
+    return level
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One setting: its flag, where it goes in ``Settings``, its type, default and help."""
+
+    flag: str
+    target: str  # "section.field" or "field" of Settings
+    kind: Callable[[str], Any]
+    default: Any
+    help: str
+    shown_default: str | None = None  # how --help shows the default, when not str(default)
+    metavar: str | None = None
+
+    @property
+    def variable(self) -> str:
+        return ENV_PREFIX + self.flag.lstrip("-").upper().replace("-", "_")
+
+
+FLAGS = (
+    Flag("--host", "web.host", str, web.DEFAULT_HOST, "address to listen on"),
+    Flag("--port", "web.port", _port, web.DEFAULT_PORT, "port to listen on"),
+    Flag(
+        "--db",
+        "db_url",
+        str,
+        models.DEFAULT_DB_URL,
+        "database URL: sqlite:///path/to/file.db or postgresql://user@host:port/dbname",
+        metavar="URL",
+    ),
+    Flag(
+        "--workers", "queue.workers", _positive_int, queue_defaults.DEFAULT_WORKERS, "worker actors"
+    ),
+    Flag(
+        "--prefetch",
+        "queue.prefetch",
+        _positive_int,
+        queue_defaults.DEFAULT_PREFETCH,
+        "unfinished tasks each worker may hold; the rest wait in the database",
+    ),
+    Flag(
+        "--simulated-work",
+        "queue.simulated_work_seconds",
+        _non_negative_float,
+        queue_defaults.DEFAULT_SIMULATED_WORK_SECONDS,
+        "seconds the built-in actions sleep to simulate work; 0 turns it off",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--max-attempts",
+        "queue.max_attempts",
+        _positive_int,
+        queue_defaults.DEFAULT_MAX_ATTEMPTS,
+        "attempts before a task is dead",
+    ),
+    Flag(
+        "--retry-backoff",
+        "queue.retry_backoff_seconds",
+        _non_negative_float,
+        queue_defaults.DEFAULT_RETRY_BACKOFF_SECONDS,
+        "seconds: retry n waits RETRY_BACKOFF * 2^(n-1), plus up to 25%% jitter",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--lease",
+        "queue.lease_seconds",
+        _positive_float,
+        queue_defaults.DEFAULT_LEASE_SECONDS,
+        "seconds a claimed task stays leased without a heartbeat before another node may "
+        "take it back",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--poll-interval",
+        "queue.poll_interval_seconds",
+        _positive_float,
+        queue_defaults.DEFAULT_POLL_INTERVAL_SECONDS,
+        "seconds between polls for due retries and other nodes' tasks",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--rescue-interval",
+        "queue.rescue_interval_seconds",
+        _positive_float,
+        queue_defaults.DEFAULT_RESCUE_INTERVAL_SECONDS,
+        "seconds between looks for running tasks whose process died or whose lease expired",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--shutdown-timeout",
+        "queue.shutdown_timeout_seconds",
+        _non_negative_float,
+        queue_defaults.DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+        "seconds a stop waits for running tasks to finish",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--node-name",
+        "queue.node_name",
+        str,
+        "",
+        "name shown as a task's node",
+        shown_default="host:pid",
+        metavar="NAME",
+    ),
+    Flag("--threads", "web.threads", _positive_int, web.DEFAULT_THREADS, "HTTP request threads"),
+    Flag(
+        "--max-body",
+        "web.max_body_bytes",
+        _positive_int,
+        web.DEFAULT_MAX_BODY_BYTES,
+        "largest request body accepted, in bytes",
+        metavar="BYTES",
+    ),
+    Flag(
+        "--max-queued",
+        "intake.max_queued",
+        _positive_int,
+        None,
+        "cap on tasks waiting to run (queued + retrying); past it POST answers 503 with "
+        "Retry-After",
+        shown_default="unlimited",
+        metavar="N",
+    ),
+    Flag(
+        "--log-level",
+        "log_level",
+        _log_level,
+        "INFO",
+        f"one of {', '.join(LOG_LEVELS)}",
+        metavar="LEVEL",
+    ),
+    Flag(
+        "--log-sql",
+        "log_sql",
+        _boolean,
+        False,
+        "log every SQL statement (at DEBUG, on the logger 'peewee'): true or false",
+        metavar="BOOL",
+    ),
+)
+ACTIONS_VARIABLE = ENV_PREFIX + "ACTIONS"
+KNOWN_VARIABLES = {flag.variable for flag in FLAGS} | {ACTIONS_VARIABLE}
+
+
+def _version() -> str:
+    try:
+        return metadata.version("taskqueue")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="A durable REST task queue. Each flag is also the environment variable "
-        "TASKQUEUE_<FLAG> (e.g. TASKQUEUE_DB, TASKQUEUE_MAX_ATTEMPTS).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "TASKQUEUE_<FLAG> (e.g. TASKQUEUE_DB, TASKQUEUE_MAX_ATTEMPTS); a flag wins over its "
+        "variable.",
     )
+    parser.add_argument("--version", action="version", version=f"taskqueue {_version()}")
     parser.add_argument(
         "command",
         nargs="?",
         choices=["serve", "migrate"],
         default="serve",
-        help="serve the API (default), or run the migration alone and exit",
+        help="serve the API (default), or run the migrations alone and exit",
     )
-
-    def option(flag, kind, default, help, **kwargs):
-        name = flag.lstrip("-")
-        parser.add_argument(flag, type=kind, default=_env(name, default, kind), help=help, **kwargs)
-
-    option("--host", str, web.DEFAULT_HOST, "address to listen on")
-    option("--port", int, web.DEFAULT_PORT, "port to listen on")
-    option(
-        "--db",
-        str,
-        models.DEFAULT_DB_URL,
-        "database URL: sqlite:///path/to/file.db or postgresql://user@host:port/dbname",
-    )
-    option("--workers", _positive_int, DEFAULT_WORKERS, "worker actors")
-    option(
-        "--prefetch",
-        _positive_int,
-        DEFAULT_PREFETCH,
-        "unfinished tasks each worker may hold; the rest wait in the database",
-    )
-    option(
-        "--simulated-work",
-        _non_negative_float,
-        DEFAULT_SIMULATED_WORK_SECONDS,
-        "seconds the built-in actions sleep to simulate work; 0 turns it off",
-    )
-    option("--max-attempts", _positive_int, DEFAULT_MAX_ATTEMPTS, "attempts before a task is dead")
-    option(
-        "--retry-backoff",
-        _non_negative_float,
-        DEFAULT_RETRY_BACKOFF_SECONDS,
-        "seconds: retry n waits RETRY_BACKOFF * 2^(n-1), plus up to 25%% jitter",
-    )
-    option(
-        "--lease",
-        _positive_float,
-        DEFAULT_LEASE_SECONDS,
-        "seconds a claimed task stays leased without a heartbeat before another node "
-        "may take it back",
-    )
-    option(
-        "--poll-interval",
-        _positive_float,
-        DEFAULT_POLL_INTERVAL_SECONDS,
-        "seconds between polls for due retries and other nodes' tasks",
-    )
-    option(
-        "--shutdown-timeout",
-        _non_negative_float,
-        DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
-        "seconds a stop waits for running tasks to finish",
-    )
-    option("--node-name", str, "", "name shown as a task's node; empty means host:pid")
-    option("--threads", _positive_int, web.DEFAULT_THREADS, "HTTP request threads")
-    option(
-        "--max-body",
-        _positive_int,
-        web.DEFAULT_MAX_BODY_BYTES,
-        "largest request body accepted, in bytes",
-    )
-    option(
-        "--max-queued",
-        _positive_int,
-        None,
-        "cap on tasks waiting to run (queued + retrying); past it POST answers 503 "
-        "with Retry-After (default: unlimited)",
-    )
-    option("--log-level", str, "INFO", "DEBUG, INFO, WARNING or ERROR")
+    for flag in FLAGS:
+        shown = flag.shown_default if flag.shown_default is not None else flag.default
+        parser.add_argument(
+            flag.flag,
+            type=flag.kind,
+            default=None,  # None: not given, so the variable or the default applies
+            metavar=flag.metavar,
+            help=f"{flag.help} (default: {shown})",
+        )
     parser.add_argument(
         "--actions",
         action="append",
-        default=[m for m in _env("actions", "").split(",") if m],
-        help="module to import for its @action functions (repeatable; "
-        "TASKQUEUE_ACTIONS takes a comma-separated list)",
+        default=None,
+        metavar="MODULE_OR_FILE",
+        help="a module name or a path to a .py file to import for its @action functions "
+        f"(repeatable; {ACTIONS_VARIABLE} takes a comma-separated list)",
     )
     return parser
 
 
-def config_from(args: argparse.Namespace) -> actors.QueueConfig:
-    return actors.QueueConfig(
-        workers=args.workers,
-        prefetch=args.prefetch,
-        simulated_work_seconds=args.simulated_work,
-        max_attempts=args.max_attempts,
-        retry_backoff_seconds=args.retry_backoff,
-        lease_seconds=args.lease,
-        poll_interval_seconds=args.poll_interval,
-        shutdown_timeout_seconds=args.shutdown_timeout,
-        node_name=args.node_name,
+class UsageError(Exception):
+    """A setting has a bad value; the message names it."""
+
+
+def settings_from(argv: list[str] | None, environ: Mapping[str, str]) -> Settings:
+    """The settings: each flag's value if given, else its ``TASKQUEUE_`` variable, else its
+    default. Raises ``SystemExit`` for a bad flag (argparse) and ``UsageError`` for a bad
+    variable."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    values: dict[str, Any] = {}
+    for flag in FLAGS:
+        given = getattr(args, flag.flag.lstrip("-").replace("-", "_"))
+        if given is None and flag.variable in environ:
+            try:
+                given = flag.kind(environ[flag.variable])
+            except (ValueError, argparse.ArgumentTypeError) as exc:
+                raise UsageError(f"{flag.variable}={environ[flag.variable]!r}: {exc}") from None
+        values[flag.target] = flag.default if given is None else given
+    if args.actions is not None:
+        actions = tuple(args.actions)
+    else:
+        actions = tuple(m for m in environ.get(ACTIONS_VARIABLE, "").split(",") if m)
+    return Settings(
+        command=args.command,
+        db_url=values["db_url"],
+        queue=actors.QueueConfig(**_section(values, "queue")),
+        intake=models.IntakeConfig(**_section(values, "intake")),
+        web=web.WebConfig(**_section(values, "web")),
+        log_level=values["log_level"],
+        log_sql=values["log_sql"],
+        actions=actions,
+        warnings=tuple(_unknown_variables(environ)),
     )
 
 
-def migrate_only(db) -> int:
+def _section(values: dict[str, Any], section: str) -> dict[str, Any]:
+    prefix = section + "."
+    return {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name.startswith(TEST_ENV_PREFIX):
+            continue
+        if name in KNOWN_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name, sorted(KNOWN_VARIABLES), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"unknown environment variable {name} is ignored{hint}")
+    return warnings
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+def setup_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.log_level)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    root = logging.getLogger()
+    root.setLevel(level)
+    for handler in root.handlers:
+        handler.setLevel(level)
+    # CherryPy's engine says INFO about every step of its start and stop.
+    logging.getLogger("cherrypy.error").setLevel(max(level, logging.WARNING))
+    logging.getLogger("cherrypy.access").setLevel(logging.WARNING)
+    # Peewee logs every statement at DEBUG; only --log-sql wants that.
+    logging.getLogger("peewee").setLevel(logging.DEBUG if settings.log_sql else logging.INFO)
+    # Pykka logs every exception an ask hands back, with its traceback, at
+    # INFO; the askers here report those themselves (a failed migration).
+    logging.getLogger("pykka").setLevel(max(level, logging.WARNING))
+    # Per-record extras nobody reads here, each costing time on every log line
+    # (the logging HOWTO's "Optimization" section).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
+def migrate_only(store: models.Store) -> int:
     try:
-        applied = models.migrate(db)
+        applied = store.migrate()
     except models.MigrationError as exc:
         print(exc, file=sys.stderr)  # the message starts "migration failed: …"
         return EXIT_MIGRATION_FAILED
@@ -189,25 +403,41 @@ def migrate_only(db) -> int:
     return 0
 
 
-def serve(args: argparse.Namespace, db) -> int:
-    config = config_from(args)
-    supervisor = actors.Supervisor.start(config, actors.registry, db)
+def check_port(config: web.WebConfig) -> str | None:
+    """Why the HTTP port cannot be bound, or None: asked before any worker starts."""
+    try:
+        infos = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"cannot resolve --host {config.host}: {exc}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
+    return None
+
+
+def serve(settings: Settings, store: models.Store) -> int:
+    problem = check_port(settings.web)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_SERVER_FAILED
+    supervisor = actors.Supervisor.start(settings.queue, actors.registry, store)
     try:
         service = supervisor.ask(actors.Boot(), timeout=BOOT_TIMEOUT_SECONDS)
     except models.MigrationError as exc:
         logger.error("%s", exc)
         supervisor.stop()
         return EXIT_MIGRATION_FAILED
-    intake = models.Intake(max_queued=args.max_queued)
+    intake = models.Intake(store, settings.intake)
     try:
         web.start_server(
-            web.build_app(intake, service.dispatcher, args.max_body),
-            args.host,
-            args.port,
-            args.threads,
+            web.build_app(store, intake, service.dispatcher, settings.web), settings.web
         )
     except OSError as exc:
-        logger.error("%s", exc)
+        print(exc, file=sys.stderr)
         intake.close()
         supervisor.ask(actors.Shutdown(0))
         supervisor.stop()
@@ -227,47 +457,44 @@ def serve(args: argparse.Namespace, db) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     # Only now: whoever waits for this line may stop us gracefully at once.
-    logger.info("listening host=%s port=%d db=%s", args.host, args.port, models.redact(args.db))
+    logger.info(
+        "listening host=%s port=%d db=%s",
+        settings.web.host,
+        settings.web.port,
+        models.redact(settings.db_url),
+    )
     while not stop_requested.wait(1.0):
         pass
     web.stop_server()  # no new requests; running ones finish and their commits land
     intake.close()
-    supervisor.ask(actors.Shutdown(config.shutdown_timeout_seconds))
+    supervisor.ask(actors.Shutdown(settings.queue.shutdown_timeout_seconds))
     supervisor.stop()
     logger.info("stopped")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("cherrypy").setLevel(logging.WARNING)
-    # Per-record extras nobody reads here, each costing time on every log line
-    # (the logging HOWTO's "Optimization" section).
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    # Pykka logs every exception an ask hands back, with its traceback, at
-    # INFO; the askers here report those themselves (a failed migration).
-    logging.getLogger("pykka").setLevel(logging.WARNING)
     try:
-        actors.load_action_modules(args.actions)
-    except ImportError as exc:
-        print(f"cannot load --actions module: {exc}", file=sys.stderr)
+        settings = settings_from(argv, os.environ)
+    except UsageError as exc:
+        print(f"run.py: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    setup_logging(settings)
+    for warning in settings.warnings:
+        logger.warning("%s", warning)
+    try:
+        actors.load_action_modules(list(settings.actions))
+    except actors.ActionModuleError as exc:
+        print(f"cannot load --actions: {exc}", file=sys.stderr)
         return EXIT_BAD_ACTIONS
     try:
-        db = models.open_database(args.db)
+        store = models.open_store(settings.db_url)
     except (ValueError, OSError) as exc:  # OSError: the SQLite folder cannot be made
-        print(f"bad --db {args.db}: {exc}", file=sys.stderr)
+        print(f"bad --db {settings.db_url}: {exc}", file=sys.stderr)
         return EXIT_MIGRATION_FAILED
-    if args.command == "migrate":
-        return migrate_only(db)
-    return serve(args, db)
+    if settings.command == "migrate":
+        return migrate_only(store)
+    return serve(settings, store)
 
 
 if __name__ == "__main__":

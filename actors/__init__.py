@@ -1,45 +1,62 @@
-"""The actors: supervisor, dispatcher, workers, and the action registry they run."""
+"""The actors: supervisor, dispatcher, workers, the upkeep, and the action registry they run."""
 
-from .actions import Action, ActionRegistry, action, load_action_modules, registry
+from .actions import (
+    Action,
+    ActionModuleError,
+    ActionRegistry,
+    action,
+    load_action_modules,
+    registry,
+)
 from .config import QueueConfig
 from .dispatcher import Dispatcher
+from .listener import WakeListener
+from .maintenance import LeaderElector, Leadership, MaintenanceService, Rescuer, dead_local_owners
 from .messages import (
     AttachWorker,
     Boot,
+    CheckWorkers,
     Flush,
     HeldCounts,
     Poll,
     ReleaseUnstarted,
-    Rescue,
     RunTask,
     Shutdown,
     StopClaiming,
     TasksFinished,
+    Tick,
     Wake,
     WorkerDied,
 )
-from .supervisor import Service, Supervisor, dead_local_owners
+from .supervisor import Service, Supervisor
 from .worker import Worker, WorkerCrashed
 
 __all__ = [
     "Action",
+    "ActionModuleError",
     "ActionRegistry",
     "AttachWorker",
     "Boot",
+    "CheckWorkers",
     "Dispatcher",
     "Flush",
     "HeldCounts",
+    "LeaderElector",
+    "Leadership",
+    "MaintenanceService",
     "Poll",
     "QueueConfig",
     "ReleaseUnstarted",
-    "Rescue",
+    "Rescuer",
     "RunTask",
     "Service",
     "Shutdown",
     "StopClaiming",
     "Supervisor",
     "TasksFinished",
+    "Tick",
     "Wake",
+    "WakeListener",
     "Worker",
     "WorkerCrashed",
     "WorkerDied",

@@ -27,7 +27,7 @@ class Dispatcher(pykka.ThreadingActor):
     """Keeps every worker fed with at most ``prefetch`` unfinished tasks.
 
     Thread: its own. Sent ``Wake`` by web handlers after a commit (and by the
-    PostgreSQL listener), ``Poll`` by the ticker, ``TasksFinished`` by
+    listener and the rescuer), ``Poll`` by the ticker, ``TasksFinished`` by
     workers and ``AttachWorker`` by the supervisor.
 
     It claims only as many tasks as the workers have room for, so the backlog
@@ -41,9 +41,10 @@ class Dispatcher(pykka.ThreadingActor):
     dispatcher never dies of them, since without it no task would run.
     """
 
-    def __init__(self, config: QueueConfig) -> None:
+    def __init__(self, config: QueueConfig, store: models.Store) -> None:
         super().__init__()
         self._config = config
+        self._store = store
         self._workers: list[pykka.ActorRef | None] = [None] * config.workers
         self._held: list[dict[str, models.ClaimedTask]] = [{} for _ in range(config.workers)]
         self._next_worker = 0
@@ -80,6 +81,10 @@ class Dispatcher(pykka.ThreadingActor):
                 return [len(held) for held in self._held]
         return None
 
+    def on_stop(self) -> None:
+        """Runs in the dispatcher's thread when it is stopped: closes its connection."""
+        self._store.close()
+
     def _free_slots(self) -> int:
         prefetch = self._config.prefetch
         return sum(
@@ -95,11 +100,11 @@ class Dispatcher(pykka.ThreadingActor):
         if free <= 0:
             return
         try:
-            tasks = models.claim(
+            tasks = self._store.claim(
                 self._config.owner, self._config.node, free, now, self._config.lease_seconds
             )
         except Exception as exc:  # noqa: BLE001 - a dead dispatcher stops all work; retried later
-            models.discard_connection()
+            self._store.discard_connection()
             log_event("claim failed", logging.WARNING, error=repr(exc))
             return
         for task in tasks:
@@ -113,6 +118,8 @@ class Dispatcher(pykka.ThreadingActor):
             self._next_worker = (index + 1) % count
             ref = self._workers[index]
             if ref is None or len(self._held[index]) >= self._config.prefetch:
+                continue
+            if not ref.is_alive():  # its replacement's AttachWorker is on its way
                 continue
             self._held[index][task.id] = task
             try:
@@ -133,15 +140,15 @@ class Dispatcher(pykka.ThreadingActor):
         if crashed is not None and orphans.pop(crashed.id, None) is not None:
             error = f"worker crashed: {message.error}"
             try:
-                status = models.fail(
+                status = self._store.fail(
                     crashed,
-                    error,
+                    models.Failure(error, message.traceback),
                     time.time(),
                     self._config.max_attempts,
                     self._config.retry_backoff_seconds,
                 )
             except Exception as exc:  # noqa: BLE001 - its lease expires and the rescue counts it
-                models.discard_connection()
+                self._store.discard_connection()
                 status = f"unrecorded ({exc!r})"
             log_event(
                 "task failed",
@@ -159,9 +166,9 @@ class Dispatcher(pykka.ThreadingActor):
         tasks = self._unreleased + tasks
         self._unreleased = []
         try:
-            models.release(tasks)
+            self._store.release(tasks)
         except Exception as exc:  # noqa: BLE001 - retried at the next poll
-            models.discard_connection()
+            self._store.discard_connection()
             self._unreleased = tasks
             log_event("release failed", logging.WARNING, tasks=len(tasks), error=repr(exc))
 
@@ -172,7 +179,7 @@ class Dispatcher(pykka.ThreadingActor):
         held_ids = [task_id for held in self._held for task_id in held]
         held_ids += [task.id for task in self._unreleased]
         try:
-            models.heartbeat(self._config.owner, held_ids, now, self._config.lease_seconds)
+            self._store.heartbeat(self._config.owner, held_ids, now, self._config.lease_seconds)
         except Exception as exc:  # noqa: BLE001 - retried at the next poll
-            models.discard_connection()
+            self._store.discard_connection()
             log_event("lease renewal failed", logging.WARNING, error=repr(exc))

@@ -23,7 +23,7 @@ class Flush:
 
 @dataclass(frozen=True)
 class Wake:
-    """Web handler, listener or supervisor → dispatcher: new tasks may be due.
+    """Web handler, listener, rescuer or supervisor → dispatcher: new tasks may be due.
 
     ``now`` defaults to the time the dispatcher handles it, not when it was
     sent, so work made due just before (a retry with no backoff) is seen.
@@ -35,6 +35,13 @@ class Wake:
 @dataclass(frozen=True)
 class Poll:
     """Ticker → dispatcher: claim due tasks and renew leases as of ``now``."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Ticker → a maintenance service: do one round of upkeep as of ``now``."""
 
     now: float
 
@@ -62,6 +69,7 @@ class AttachWorker:
     ref: pykka.ActorRef
     crashed: ClaimedTask | None = None
     error: str = ""
+    traceback: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,7 @@ class HeldCounts:
 
 @dataclass(frozen=True)
 class Boot:
-    """run.py → supervisor (ask): migrate, recover, start the workers."""
+    """run.py → supervisor (ask): migrate, recover, start the workers and the upkeep."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +104,12 @@ class WorkerDied:
     ref: pykka.ActorRef  # the worker that died; a stale report for a replaced one is ignored
     running: ClaimedTask | None
     error: str
+    traceback: str | None = None
 
 
 @dataclass(frozen=True)
-class Rescue:
-    """Ticker → supervisor: take back expired leases as of ``now``; check worker health."""
-
-    now: float
+class CheckWorkers:
+    """Ticker → supervisor: replace any worker found dead without having reported."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,8 @@
-"""The supervisor actor: migrates first, starts and restarts the workers, rescues leases."""
+"""The supervisor actor: migrates first, then owns the life of every other actor and thread."""
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -14,95 +12,89 @@ import pykka
 import models
 
 from .actions import ActionRegistry
-from .config import QueueConfig
+from .config import HEALTH_CHECK_INTERVAL_SECONDS, LEADER_RENEW_SECONDS, QueueConfig
 from .dispatcher import Dispatcher
+from .listener import WakeListener
 from .log import log_event
+from .maintenance import LeaderElector, Leadership, Rescuer
 from .messages import (
     AttachWorker,
     Boot,
+    CheckWorkers,
     Flush,
+    Poll,
     ReleaseUnstarted,
-    Rescue,
     Shutdown,
     StopClaiming,
+    Tick,
     Wake,
     WorkerDied,
 )
-from .pg_listener import PgListener
-from .ticker import Ticker
+from .ticker import Periodic, Ticker
 from .worker import Worker
 
 
 @dataclass(frozen=True)
 class Service:
-    """What ``Boot`` hands back: the refs the web layer needs."""
+    """What ``Boot`` hands back: what the web layer and the tests need."""
 
     dispatcher: pykka.ActorRef
-
-
-def dead_local_owners(owners: list[str], me: str) -> list[str]:
-    """The ``host:pid`` owners on this host whose process no longer exists.
-
-    Their tasks can be taken back at once instead of after the lease: this is
-    what makes a restart after kill -9 pick up its interrupted tasks
-    immediately. Owners on other hosts are left to their lease.
-    """
-    host = socket.gethostname()
-    dead = []
-    for owner in owners:
-        owner_host, _, pid_text = owner.rpartition(":")
-        if owner == me or owner_host != host or not pid_text.isdigit():
-            continue
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            dead.append(owner)
-        except PermissionError:
-            pass  # alive, under another user
-    return dead
+    rescuer: pykka.ActorRef
+    elector: pykka.ActorRef
+    leadership: Leadership
+    listener: WakeListener | None
 
 
 class Supervisor(pykka.ThreadingActor):
-    """Owns the lifecycle of the dispatcher, the workers and the ticker.
+    """Owns the lifecycle of the dispatcher, the workers, the upkeep and their threads.
 
     Thread: its own. ``Boot`` (asked by run.py or a test) runs the migration
     before any other actor exists, so nothing touches the database before
     the schema is ready; a failed migration comes back to the asker as
-    ``MigrationError``. Then it takes back tasks left ``running`` by dead
-    processes, starts the dispatcher and workers, and starts the ticker.
+    ``MigrationError``. Then it starts the dispatcher and the workers, has
+    the rescuer take back tasks left ``running`` by dead processes, starts
+    the leader election, the store's listener (where the backend has one)
+    and the ticker, and wakes the dispatcher.
 
-    ``WorkerDied`` (from a worker's ``on_failure``) starts a replacement
-    in the same slot and logs ``worker restarted``; the dispatcher then
-    counts the crashed attempt and requeues the rest of that worker's tasks.
-    ``Rescue`` (from the ticker) returns expired leases to the queue and,
-    as a fallback, replaces any worker found dead without having reported.
-    On PostgreSQL it also runs the ``PgListener`` that wakes the dispatcher
-    when another node commits tasks.
+    ``WorkerDied`` (from a worker's ``on_failure``) starts a replacement in
+    the same slot and logs ``worker restarted``; the dispatcher then counts
+    the crashed attempt and requeues the rest of that worker's tasks.
+    ``CheckWorkers`` (from the ticker) replaces, as a fallback, any worker
+    found dead without having reported.
+
+    ``Shutdown`` stops claiming and lets running tasks finish (see
+    ``_shutdown``). Stopping the supervisor, by any route (``stop()``,
+    ``ActorRegistry.stop_all()``, run.py on a signal), runs ``on_stop``,
+    which stops every actor and thread it started and closes their
+    database connections; without ``Shutdown`` first, tasks still held are
+    taken back by the next start (at once on this host) or by the lease.
     """
 
     def __init__(
         self,
         config: QueueConfig,
         registry: ActionRegistry,
-        db: object,
+        store: models.Store,
         start_ticker: bool = True,
         stopping: threading.Event | None = None,
     ) -> None:
         """``stopping`` is set when a shutdown begins; from then on workers
         release the tasks they have not started. Tests may pass their own to
-        wait on it."""
+        wait on it. ``start_ticker=False`` leaves every periodic step to the
+        test, which sends the messages with the ``now`` it wants."""
         super().__init__()
         self._config = config
         self._registry = registry
-        self._db = db
+        self._store = store
         self._start_ticker = start_ticker
         self._stopping = stopping or threading.Event()
         self._dispatcher: pykka.ActorRef | None = None
         self._workers: list[pykka.ActorRef] = []
-        self._dead_at_last_tick: set[pykka.ActorRef] = set()
+        self._upkeep: list[pykka.ActorRef] = []
+        self._dead_at_last_check: set[pykka.ActorRef] = set()
         self._running_now: dict[int, str | None] = {}  # each worker's current task id
         self._ticker: Ticker | None = None
-        self._listener: PgListener | None = None
+        self._listener: WakeListener | None = None
 
     def on_receive(self, message: object) -> object:
         """Runs in the supervisor's thread, one message at a time."""
@@ -111,56 +103,73 @@ class Supervisor(pykka.ThreadingActor):
                 return self._boot()
             case WorkerDied(worker_index=index, ref=ref, running=running, error=error):
                 if not self._stopping.is_set() and self._workers[index] == ref:
-                    self._restart_worker(index, running, error)
-            case Rescue(now=now):
+                    self._restart_worker(index, running, error, message.traceback)
+            case CheckWorkers():
                 if not self._stopping.is_set():
                     self._replace_silent_deaths()
-                    self._rescue(now)
             case Shutdown(timeout_seconds=timeout):
                 self._shutdown(timeout)
         return None
 
     def _boot(self) -> Service:
         started = time.perf_counter()
-        applied = models.migrate(self._db)
+        applied = self._store.migrate()
         log_event(
             "migration complete",
             applied=applied or "none",
             version=models.LATEST_VERSION,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
-        self._rescue(time.time())
-        self._dispatcher = Dispatcher.start(self._config)
-        for index in range(self._config.workers):
+        config = self._config
+        self._dispatcher = Dispatcher.start(config, self._store)
+        for index in range(config.workers):
             ref = self._start_worker(index)
             self._workers.append(ref)
             self._dispatcher.tell(AttachWorker(index, ref))
+        rescuer = Rescuer.start(
+            self._store,
+            config.rescue_interval_seconds,
+            config.owner,
+            config.max_attempts,
+            self._dispatcher,
+        )
+        leadership = Leadership()
+        elector = LeaderElector.start(self._store, LEADER_RENEW_SECONDS, config.node, leadership)
+        self._upkeep = [rescuer, elector]
+        # Tasks left running by dead processes on this host are due at once,
+        # and the singleton upkeep need not wait a round to find its leader.
+        rescuer.ask(Tick(time.time()))
+        elector.ask(Tick(time.time()))
         self._dispatcher.tell(Wake())
-        if models.is_postgresql(self._db):
-            self._listener = PgListener(self._db, self._dispatcher)
+        listener = self._store.open_listener()
+        if listener is not None:
+            self._listener = WakeListener(listener, self._dispatcher)
             self._listener.start()
         if self._start_ticker:
             self._ticker = Ticker(
-                self._dispatcher,
-                self.actor_ref,
-                self._config.poll_interval_seconds,
-                self._config.rescue_interval_seconds,
+                [
+                    Periodic(self._dispatcher, config.poll_interval_seconds, Poll),
+                    Periodic(rescuer, config.rescue_interval_seconds, Tick),
+                    Periodic(elector, LEADER_RENEW_SECONDS, Tick),
+                    Periodic(self.actor_ref, HEALTH_CHECK_INTERVAL_SECONDS, _check_workers),
+                ]
             )
             self._ticker.start()
         log_event(
             "service started",
-            node=self._config.node,
-            owner=self._config.owner,
-            workers=self._config.workers,
-            prefetch=self._config.prefetch,
+            node=config.node,
+            owner=config.owner,
+            workers=config.workers,
+            prefetch=config.prefetch,
         )
-        return Service(dispatcher=self._dispatcher)
+        return Service(self._dispatcher, rescuer, elector, leadership, self._listener)
 
     def _start_worker(self, index: int) -> pykka.ActorRef:
         self._running_now[index] = None
         return Worker.start(
             index,
             self._config,
+            self._store,
             self._registry,
             self._dispatcher,
             self.actor_ref,
@@ -168,7 +177,13 @@ class Supervisor(pykka.ThreadingActor):
             self._running_now,
         )
 
-    def _restart_worker(self, index: int, running: models.ClaimedTask | None, error: str) -> None:
+    def _restart_worker(
+        self,
+        index: int,
+        running: models.ClaimedTask | None,
+        error: str,
+        traceback: str | None = None,
+    ) -> None:
         ref = self._start_worker(index)
         self._workers[index] = ref
         log_event(
@@ -178,7 +193,9 @@ class Supervisor(pykka.ThreadingActor):
             error=error,
             task_id=running.id if running else "none",
         )
-        self._dispatcher.tell(AttachWorker(index, ref, crashed=running, error=error))
+        self._dispatcher.tell(
+            AttachWorker(index, ref, crashed=running, error=error, traceback=traceback)
+        )
         self._dispatcher.tell(Wake())
 
     def _replace_silent_deaths(self) -> None:
@@ -186,27 +203,14 @@ class Supervisor(pykka.ThreadingActor):
 
         A dying worker reports from ``on_failure`` just after Pykka marks it
         dead, so a worker is only presumed silent when it is still dead and
-        unreported at the next tick; otherwise its report (which counts the
+        unreported at the next check; otherwise its report (which counts the
         crashed attempt) would race with this fallback.
         """
         dead = {ref for ref in self._workers if not ref.is_alive()}
         for index, ref in enumerate(self._workers):
-            if ref in dead and ref in self._dead_at_last_tick:
+            if ref in dead and ref in self._dead_at_last_check:
                 self._restart_worker(index, None, "found dead")
-        self._dead_at_last_tick = dead
-
-    def _rescue(self, now: float) -> None:
-        try:
-            dead = dead_local_owners(models.lease_owners(), self._config.owner)
-            rescued = models.rescue(now, self._config.max_attempts, dead)
-        except models.StorageError as exc:  # retried at the next tick
-            models.discard_connection()
-            log_event("rescue failed", logging.WARNING, error=repr(exc))
-            return
-        for task_id, status in rescued:
-            log_event("task rescued", logging.WARNING, task_id=task_id, status=status)
-        if rescued and self._dispatcher is not None:
-            self._dispatcher.tell(Wake(now))
+        self._dead_at_last_check = dead
 
     def _shutdown(self, timeout_seconds: float) -> None:
         """Stop claiming, let running tasks finish within the timeout, then stop.
@@ -218,10 +222,7 @@ class Supervisor(pykka.ThreadingActor):
         """
         deadline = time.monotonic() + timeout_seconds
         self._stopping.set()
-        if self._ticker is not None:
-            self._ticker.stop()
-        if self._listener is not None:
-            self._listener.stop()
+        self._stop_threads()
         if self._dispatcher is not None:
             self._dispatcher.ask(StopClaiming())
         for index, ref in enumerate(self._workers):
@@ -240,7 +241,39 @@ class Supervisor(pykka.ThreadingActor):
                 self._dispatcher.ask(ReleaseUnstarted(index, running_id))
             except pykka.ActorDeadError:
                 pass
+        self._stop_actors()
+
+    def _stop_threads(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+        if self._listener is not None:
+            self._listener.stop()
+
+    def _stop_actors(self) -> None:
+        """Stop the upkeep, the workers, then the dispatcher.
+
+        A worker still busy with an action cannot handle its stop until the
+        action returns: its thread is a daemon, so it never keeps the
+        process from exiting, and its connection closes with it.
+        """
+        for ref in self._upkeep:
+            ref.stop()
         for ref in self._workers:
             ref.stop(block=False)
         if self._dispatcher is not None:
             self._dispatcher.stop()
+
+    def on_stop(self) -> None:
+        """Runs in the supervisor's thread when it is stopped, by whatever route.
+
+        Stops every thread and actor it started (those already stopped are
+        skipped) and closes its own connection.
+        """
+        self._stopping.set()
+        self._stop_threads()
+        self._stop_actors()
+        self._store.close()
+
+
+def _check_workers(now: float) -> CheckWorkers:
+    return CheckWorkers()

@@ -1,34 +1,36 @@
-"""The clock of the actor system: periodic ``Poll`` and ``Rescue`` messages."""
+"""The clock of the actor system: periodic messages, each at its own interval."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import pykka
 
-from .messages import Poll, Rescue
+
+@dataclass(frozen=True)
+class Periodic:
+    """Tell ``ref`` the message ``make(now)`` every ``interval_seconds``."""
+
+    ref: pykka.ActorRef
+    interval_seconds: float
+    make: Callable[[float], object]
 
 
 class Ticker:
-    """A daemon thread that tells the dispatcher ``Poll`` and the supervisor ``Rescue``.
+    """A daemon thread that tells each actor its periodic message.
 
     Pykka has no timers. Keeping the clock outside the actors means every
     time-driven step is a message carrying ``now``, which a test can send
-    with any ``now`` it likes instead of sleeping.
+    with any ``now`` it likes instead of sleeping. An actor that has
+    stopped is dropped from the schedule; ``stop`` returns at once.
     """
 
-    def __init__(
-        self,
-        dispatcher: pykka.ActorRef,
-        supervisor: pykka.ActorRef,
-        poll_interval_seconds: float,
-        rescue_interval_seconds: float,
-    ) -> None:
-        self._dispatcher = dispatcher
-        self._supervisor = supervisor
-        self._poll_interval_seconds = poll_interval_seconds
-        self._rescue_interval_seconds = rescue_interval_seconds
+    def __init__(self, schedule: list[Periodic], clock: Callable[[], float] = time.time) -> None:
+        self._schedule = list(schedule)
+        self._clock = clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ticker", daemon=True)
 
@@ -37,16 +39,24 @@ class Ticker:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join()
 
     def _run(self) -> None:
-        next_rescue = time.monotonic() + self._rescue_interval_seconds
-        while not self._stop.wait(self._poll_interval_seconds):
-            try:
-                self._dispatcher.tell(Poll(time.time()))
-                if time.monotonic() >= next_rescue:
-                    next_rescue = time.monotonic() + self._rescue_interval_seconds
-                    self._supervisor.tell(Rescue(time.time()))
-            except pykka.ActorDeadError:
+        started = time.monotonic()
+        due = [started + entry.interval_seconds for entry in self._schedule]
+        while self._schedule:
+            soonest = min(due)
+            if self._stop.wait(max(0.0, soonest - time.monotonic())):
                 return
+            now_monotonic = time.monotonic()
+            for index in reversed(range(len(self._schedule))):
+                if due[index] > now_monotonic:
+                    continue
+                entry = self._schedule[index]
+                # The next tick counts from now: a slow round is not caught up in a burst.
+                due[index] = now_monotonic + entry.interval_seconds
+                try:
+                    entry.ref.tell(entry.make(self._clock()))
+                except pykka.ActorDeadError:
+                    del self._schedule[index], due[index]

@@ -13,9 +13,12 @@ import models
 
 from .actions import ActionRegistry
 from .config import MAX_FLUSH_BATCH, MAX_FLUSH_DELAY_SECONDS, PERSIST_RETRY_SECONDS, QueueConfig
-from .failures import describe
+from .failures import describe, failure_of
 from .log import log_event
 from .messages import Flush, RunTask, TasksFinished, WorkerDied
+
+# Frames of the worker's own that a failure's traceback leaves out: ``_run``'s call.
+_OWN_FRAMES = 1
 
 
 class WorkerCrashed(Exception):
@@ -24,6 +27,22 @@ class WorkerCrashed(Exception):
     Pykka stops *every* actor when a ``BaseException`` escapes one, so the
     worker turns it into this ordinary exception, which stops only itself.
     """
+
+    def __init__(self, message: str, traceback: str | None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+
+
+class _NoCrashTracebacks(logging.Filter):
+    """Pykka logs the traceback of an exception that stops an actor. A worker's
+    crash is already one ``worker restarted`` line with the error, and the
+    action's traceback is kept on its task: the multi-line log says nothing more."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], WorkerCrashed))
+
+
+logging.getLogger("pykka").addFilter(_NoCrashTracebacks())
 
 
 class Worker(pykka.ThreadingActor):
@@ -55,6 +74,7 @@ class Worker(pykka.ThreadingActor):
         self,
         index: int,
         config: QueueConfig,
+        store: models.Store,
         registry: ActionRegistry,
         dispatcher: pykka.ActorRef,
         supervisor: pykka.ActorRef | None,
@@ -69,13 +89,14 @@ class Worker(pykka.ThreadingActor):
         self.index = index
         self._running_now = {} if running_now is None else running_now
         self._config = config
+        self._store = store
         self._registry = registry
         self._dispatcher = dispatcher
         self._supervisor = supervisor
         self._stopping = stopping
         self._running: models.ClaimedTask | None = None
         self._completed: list[tuple[models.ClaimedTask, str]] = []  # with result JSON
-        self._failed: list[tuple[models.ClaimedTask, str]] = []  # with error text
+        self._failed: list[tuple[models.ClaimedTask, models.Failure]] = []
         self._unstarted: list[models.ClaimedTask] = []  # skipped because we are stopping
         self._retry_timer: threading.Timer | None = None
         self._pending_since: float | None = None  # monotonic time of the oldest uncommitted outcome
@@ -113,20 +134,21 @@ class Worker(pykka.ThreadingActor):
         except Exception as exc:  # noqa: BLE001 - any error of an action is a failed attempt
             self._running = None
             self._running_now[self.index] = None
-            error = describe(exc)
-            self._failed.append((task, error))
+            failure = failure_of(exc, skip_frames=_OWN_FRAMES)
+            self._failed.append((task, failure))
             log_event(
                 "task failed",
                 logging.WARNING,
                 task_id=task.id,
                 action=task.action,
                 attempt=task.attempts,
-                error=error,
+                error=failure.error,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
             return
         except BaseException as exc:  # self._running stays set: on_failure reports it
-            raise WorkerCrashed(describe(exc)) from exc
+            crash = failure_of(exc, skip_frames=_OWN_FRAMES)
+            raise WorkerCrashed(crash.error, crash.traceback) from exc
         self._running = None
         self._running_now[self.index] = None
         self._completed.append((task, result_json))
@@ -153,35 +175,35 @@ class Worker(pykka.ThreadingActor):
         settled: list[str] = []
         try:
             if self._completed:
-                models.complete_many(self._completed, time.time())
+                self._store.complete_many(self._completed, time.time())
                 settled += [task.id for task, _ in self._completed]
                 self._completed = []
             while self._failed:
-                task, error = self._failed[0]
-                status = models.fail(
+                task, failure = self._failed[0]
+                status = self._store.fail(
                     task,
-                    error,
+                    failure,
                     time.time(),
                     self._config.max_attempts,
                     self._config.retry_backoff_seconds,
                 )
-                if status != models.RETRYING:
+                if status != models.Status.RETRYING:
                     log_event(
                         "task dead" if status else "outcome discarded: claim lost",
                         logging.WARNING,
                         task_id=task.id,
                         attempt=task.attempts,
-                        error=error,
+                        error=failure.error,
                     )
                 settled.append(task.id)
                 self._failed.pop(0)
             if self._unstarted:
-                models.release(self._unstarted)
+                self._store.release(self._unstarted)
                 settled += [task.id for task in self._unstarted]
                 self._unstarted = []
             self._pending_since = None
         except models.StorageError as exc:
-            models.discard_connection()
+            self._store.discard_connection()
             log_event(
                 "persist failed",
                 logging.WARNING,
@@ -217,7 +239,26 @@ class Worker(pykka.ThreadingActor):
             self._flush()
         except Exception as exc:  # noqa: BLE001 - the report below must still go out
             log_event("persist failed", logging.WARNING, worker=self.index, error=repr(exc))
+        crash_trace = getattr(exception_value, "traceback", None)
         if self._supervisor is not None:
             self._supervisor.tell(
-                WorkerDied(self.index, self.actor_ref, self._running, describe(exception_value))
+                WorkerDied(
+                    self.index,
+                    self.actor_ref,
+                    self._running,
+                    describe(exception_value),
+                    crash_trace,
+                )
             )
+        self._store.close()
+
+    def on_stop(self) -> None:
+        """Runs in the worker's thread when it is stopped: commits what it can, and
+        gives back what it never started, then closes its connection."""
+        try:
+            self._flush()
+        except Exception as exc:  # noqa: BLE001 - unreported outcomes run again; nothing is lost
+            log_event("persist failed", logging.WARNING, worker=self.index, error=repr(exc))
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+        self._store.close()

@@ -5,7 +5,7 @@ for Celery, ``BENCH_REDIS_URL`` in the environment). Seeding is not
 measured; it runs in its own process so that the benchmark's own process
 stays small and the models stay unbound there.
 
-- ours: ``models.enqueue(models.new_task(...) rows)`` into workdir/tasks.db,
+- ours: ``store.enqueue(models.new_task(...) rows)`` into workdir/tasks.db,
   in transactions of ``OURS_CHUNK_ROWS``, exactly the rows POST would write;
 - huey: the task function called N times (Huey's enqueue), with Huey's
   fsync off on this connection only;
@@ -26,17 +26,17 @@ ACTION = "echo"
 def seed_ours(db_path: str, count: int) -> None:
     import models
 
-    db = models.open_database(f"sqlite:///{db_path}")
-    models.migrate(db)
-    db.execute_sql("PRAGMA synchronous=OFF")  # this connection only; seeding is not measured
+    store = models.open_store(f"sqlite:///{db_path}")
+    store.migrate()
+    store.db.execute_sql("PRAGMA synchronous=OFF")  # this connection only; seeding is not measured
     for start in range(0, count, OURS_CHUNK_ROWS):
         rows = [
             models.new_task(ACTION, {"n": n})
             for n in range(start, min(count, start + OURS_CHUNK_ROWS))
         ]
-        models.enqueue(rows)
-    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+        store.enqueue(rows)
+    store.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
 
 
 def seed_huey(count: int) -> None:

@@ -1,15 +1,15 @@
-"""The database, the Task model with its state transitions, and the migrations."""
+"""Tasks and where they are kept: statuses, the store contract and its backends,
+the migrations, and the intake.
 
-from .database import (
-    DEFAULT_DB_URL,
-    StorageError,
-    database,
-    discard_connection,
-    is_postgresql,
-    open_database,
-    redact,
-)
+The rest of the service uses only what this module exports. It never asks
+which database it is on: ``open_store`` picks the backend, and the ``Store``
+contract is the same on each.
+"""
+
+from .backoff import RETRY_JITTER_FRACTION, retry_delay_seconds
+from .database import DEFAULT_DB_URL, open_store, redact
 from .errors import (
+    Conflict,
     InvalidInput,
     MigrationError,
     PayloadTooLarge,
@@ -17,74 +17,42 @@ from .errors import (
     TaskQueueError,
     Unavailable,
 )
-from .intake import Intake
-from .migrations import LATEST_VERSION, migrate
-from .task import (
-    COMPLETED,
-    DEAD,
-    PG_NOTIFY_CHANNEL,
-    QUEUED,
-    RETRYING,
-    RUNNING,
-    STATUSES,
-    VIEW_FIELDS,
-    ClaimedTask,
-    Task,
-    claim,
-    complete_many,
-    count_backlog,
-    count_by_status,
-    enqueue,
-    fail,
-    get_task,
-    heartbeat,
-    lease_owners,
-    list_tasks,
-    new_task,
-    release,
-    rescue,
-    retry_delay_seconds,
-)
+from .intake import Intake, IntakeConfig
+from .migrations import LATEST_VERSION
+from .notifications import Listener, ListenerLost
+from .statuses import CLAIMABLE, FINISHED, STATUSES, TRANSITIONS, Status
+from .store import StorageError, Store
+from .task import VIEW_FIELDS, ClaimedTask, Failure, Rescued, Task, new_task
 
 __all__ = [
-    "COMPLETED",
-    "DEAD",
+    "CLAIMABLE",
     "DEFAULT_DB_URL",
+    "FINISHED",
     "LATEST_VERSION",
-    "PG_NOTIFY_CHANNEL",
-    "QUEUED",
-    "RETRYING",
-    "RUNNING",
+    "RETRY_JITTER_FRACTION",
     "STATUSES",
-    "StorageError",
+    "TRANSITIONS",
     "VIEW_FIELDS",
     "ClaimedTask",
+    "Conflict",
+    "Failure",
     "Intake",
+    "IntakeConfig",
     "InvalidInput",
+    "Listener",
+    "ListenerLost",
     "MigrationError",
     "PayloadTooLarge",
+    "Rescued",
+    "Status",
+    "StorageError",
+    "Store",
     "Task",
     "TaskNotFound",
     "TaskQueueError",
     "Unavailable",
-    "claim",
-    "complete_many",
-    "count_backlog",
-    "count_by_status",
-    "database",
-    "discard_connection",
-    "enqueue",
-    "fail",
-    "get_task",
-    "heartbeat",
-    "is_postgresql",
-    "lease_owners",
-    "list_tasks",
-    "migrate",
     "new_task",
-    "open_database",
+    "open_store",
     "redact",
-    "release",
-    "rescue",
     "retry_delay_seconds",
 ]

@@ -1,7 +1,7 @@
 """The one exception hierarchy of the task queue.
 
 Every error the service raises on purpose derives from ``TaskQueueError``.
-``web/errors.py`` maps each class to an HTTP status in exactly one place.
+The web layer maps each class to an HTTP status in exactly one place.
 """
 
 
@@ -10,11 +10,15 @@ class TaskQueueError(Exception):
 
 
 class InvalidInput(TaskQueueError):
-    """The request is malformed; nothing was stored."""
+    """The request is malformed, or holds a value no backend can store; nothing was stored."""
 
 
 class TaskNotFound(TaskQueueError):
     """No task has the requested id."""
+
+
+class Conflict(TaskQueueError):
+    """The request contradicts what is stored (a constraint refused its row); nothing was stored."""
 
 
 class PayloadTooLarge(TaskQueueError):
@@ -22,15 +26,16 @@ class PayloadTooLarge(TaskQueueError):
 
 
 class Unavailable(TaskQueueError):
-    """The database cannot take the write now; the client should retry later.
+    """The database cannot take the write now; the caller should try again later.
 
-    Raised instead of a 202 whenever a task could not be committed, so an
-    accepted task is always a stored task.
+    Raised instead of an acceptance whenever a task could not be committed,
+    so an accepted task is always a stored task. ``retry_in_seconds`` is
+    when trying again makes sense.
     """
 
-    def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
+    def __init__(self, message: str, retry_in_seconds: int = 1) -> None:
         super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
+        self.retry_in_seconds = retry_in_seconds
 
 
 class MigrationError(TaskQueueError):

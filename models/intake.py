@@ -2,10 +2,15 @@
 
 Request threads hand their rows to one writer thread and wait. The writer
 takes everything that queued up while the previous commit ran and inserts it
-in one transaction, then releases the waiters. A 202 is sent only after that
-commit returned, so an accepted task is a stored task, while many concurrent
+in one transaction, then releases the waiters. ``accept`` returns only after
+that commit, so an accepted task is a stored task, while many concurrent
 requests share one fsync. One writer also means request threads never
 contend for SQLite's write lock.
+
+A request whose rows the database refuses (a constraint, a value it cannot
+hold) fails alone: the group is then committed again with each request in
+a savepoint of its own, and only the refused one hears why. Only a database
+that cannot take writes at all fails the whole group.
 """
 
 from __future__ import annotations
@@ -15,18 +20,28 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from .database import StorageError, discard_connection
+from peewee import DataError, IntegrityError
+
 from .errors import Unavailable
-from .task import count_backlog, enqueue
+from .store import StorageError, Store
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_ROWS = 2000
 ACCEPT_TIMEOUT_SECONDS = 10.0  # longer than the SQLite busy timeout, so the commit fails first
 BACKLOG_RECOUNT_SECONDS = 0.5  # how stale the backlog count behind --max-queued may get
-QUEUE_FULL_RETRY_AFTER_SECONDS = 1
+QUEUE_FULL_RETRY_SECONDS = 1
+TIMED_OUT_RETRY_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    max_queued: int | None = None  # cap on the backlog (queued + retrying); None: no cap
+    max_batch_rows: int = MAX_BATCH_ROWS
+    accept_timeout_seconds: float = ACCEPT_TIMEOUT_SECONDS
 
 
 class _Pending:
@@ -35,7 +50,7 @@ class _Pending:
     def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
         self.rows = rows
         self.done = threading.Event()
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
 
 
 class Intake:
@@ -43,23 +58,19 @@ class Intake:
 
     def __init__(
         self,
-        max_batch_rows: int = MAX_BATCH_ROWS,
-        accept_timeout_seconds: float = ACCEPT_TIMEOUT_SECONDS,
-        max_queued: int | None = None,
+        store: Store,
+        config: IntakeConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``max_queued`` caps the backlog (queued + retrying): beyond it,
-        ``accept`` refuses with ``Unavailable`` instead of storing. ``clock``
-        times the backlog recount (tests pass their own)."""
-        self._max_queued = max_queued
+        """``clock`` times the backlog recount behind ``max_queued`` (tests pass their own)."""
+        self._store = store
+        self._config = config or IntakeConfig()
         self._clock = clock
         self.commits = 0  # transactions committed so far: fewer than accepts under load
         self._backlog_lock = threading.Lock()
         self._backlog = 0
         self._backlog_counted_at = float("-inf")
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._max_batch_rows = max_batch_rows
-        self._accept_timeout_seconds = accept_timeout_seconds
         self._thread = threading.Thread(target=self._run, name="intake", daemon=True)
         self._thread.start()
 
@@ -69,17 +80,23 @@ class Intake:
         Called from request threads. Raises ``Unavailable`` when the database
         refused the write or did not finish it within the accept timeout; the
         rows were then not acknowledged (a commit that lands after the
-        timeout makes the task run even though the client saw a 503, which is
-        at-least-once from the client's side).
+        timeout makes the task run even though its caller heard of a
+        failure, which is at-least-once from the caller's side). Raises
+        ``Conflict`` or ``InvalidInput`` when the database refused these rows
+        themselves; nothing of them was stored.
         """
-        if self._max_queued is not None:
+        if self._config.max_queued is not None:
             self._reserve_backlog(len(rows))
         pending = _Pending(rows)
         self._queue.put(pending)
-        if not pending.done.wait(self._accept_timeout_seconds):
-            raise Unavailable("database did not accept the task in time", retry_after_seconds=2)
+        if not pending.done.wait(self._config.accept_timeout_seconds):
+            raise Unavailable(
+                "database did not accept the task in time", retry_in_seconds=TIMED_OUT_RETRY_SECONDS
+            )
+        if isinstance(pending.error, StorageError):
+            raise Unavailable(f"database unavailable: {pending.error}") from pending.error
         if pending.error is not None:
-            raise Unavailable(f"database unavailable: {pending.error}", retry_after_seconds=1)
+            raise pending.error
 
     def _reserve_backlog(self, count: int) -> None:
         """Refuse ``count`` more tasks if the backlog would pass ``max_queued``.
@@ -88,57 +105,76 @@ class Intake:
         ``BACKLOG_RECOUNT_SECONDS`` (tasks drain in between); accepted tasks
         are added to the count at once, so a burst cannot overshoot the cap.
         """
+        limit = self._config.max_queued
         with self._backlog_lock:
             now = self._clock()
             if now - self._backlog_counted_at >= BACKLOG_RECOUNT_SECONDS:
                 try:
-                    self._backlog = count_backlog()
+                    self._backlog = self._store.count_backlog()
                 except StorageError as exc:
-                    discard_connection()
+                    self._store.discard_connection()
                     raise Unavailable(f"database unavailable: {exc}") from exc
                 self._backlog_counted_at = now
-            if self._backlog + count > self._max_queued:
+            if self._backlog + count > limit:
                 raise Unavailable(
-                    f"queue full: {self._backlog} tasks waiting, the limit is {self._max_queued}",
-                    retry_after_seconds=QUEUE_FULL_RETRY_AFTER_SECONDS,
+                    f"queue full: {self._backlog} tasks waiting, the limit is {limit}",
+                    retry_in_seconds=QUEUE_FULL_RETRY_SECONDS,
                 )
             self._backlog += count
 
     def close(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
+        """Commit what is queued, then stop the writer thread and close its connection."""
         self._queue.put(None)
         self._thread.join()
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            size = len(first.rows)
-            while size < self._max_batch_rows:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is None:
                     break
-                if more is None:
-                    stopping = True
-                    break
-                batch.append(more)
-                size += len(more.rows)
-            self._commit(batch)
+                batch = [first]
+                size = len(first.rows)
+                while size < self._config.max_batch_rows:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stopping = True
+                        break
+                    batch.append(more)
+                    size += len(more.rows)
+                self._commit(batch)
+        finally:
+            self._store.close()
 
     def _commit(self, batch: list[_Pending]) -> None:
-        rows = [row for pending in batch for row in pending.rows]
-        error: BaseException | None = None
         try:
-            enqueue(rows)
+            self._store.enqueue([row for pending in batch for row in pending.rows])
+            errors: list[Exception | None] = [None] * len(batch)
+        except (IntegrityError, DataError):
+            # Some request's rows are refused: commit the others, refuse only those.
+            errors = self._commit_each(batch)
+        except Exception as exc:  # noqa: BLE001 - every waiter hears why; none is accepted
+            errors = [self._failed(exc, batch)] * len(batch)
+        else:
             self.commits += 1
-        except Exception as exc:  # noqa: BLE001 - every waiter hears why; none gets a 202
-            logger.warning("enqueue failed rows=%d error=%r", len(rows), exc)
-            discard_connection()
-            error = exc
-        for pending in batch:
+        for pending, error in zip(batch, errors, strict=True):
             pending.error = error
             pending.done.set()
+
+    def _commit_each(self, batch: list[_Pending]) -> list[Exception | None]:
+        try:
+            errors = self._store.enqueue_each([pending.rows for pending in batch])
+        except Exception as exc:  # noqa: BLE001 - as in _commit
+            return [self._failed(exc, batch)] * len(batch)
+        self.commits += 1
+        return errors
+
+    def _failed(self, exc: Exception, batch: list[_Pending]) -> Exception:
+        rows = sum(len(pending.rows) for pending in batch)
+        logger.warning("enqueue failed rows=%d error=%r", rows, exc)
+        self._store.discard_connection()
+        return exc

@@ -1,32 +1,30 @@
 """Versioned schema migrations, applied in order and recorded in ``schema_version``.
 
-Each migration is a function of the database, run in one transaction with
-its version row, so a migration is applied completely or not at all. A
-process-wide lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on
-PostgreSQL) lets several nodes start at once against one database: the first
-applies the migrations, the others find them done. Later schema changes are
-appended to ``MIGRATIONS`` and upgrade existing databases in place.
+Each migration is a function of the store, run in one transaction with its
+version row, so a migration is applied completely or not at all. The
+store's migration lock lets several nodes start at once against one
+database: the first applies the migrations, the others find them done.
+Later schema changes are appended to ``MIGRATIONS`` and upgrade existing
+databases in place. A migration is history: it never changes once
+released, and it names the statuses of its own time.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from peewee import Database
-
-from .database import is_postgresql
 from .errors import MigrationError
+from .statuses import Status
 
-# Any constant both nodes agree on; it names the advisory lock on PostgreSQL.
-PG_MIGRATION_LOCK_KEY = 0x7A51_0001
+if TYPE_CHECKING:
+    from .store import Store
 
 
-def _create_tasks(db: Database) -> None:
+def _create_tasks(store: Store) -> None:
     """Version 1: the reference's columns, plus what durability needs."""
-    big = "BIGINT" if is_postgresql(db) else "INTEGER"
-    real = "DOUBLE PRECISION" if is_postgresql(db) else "REAL"
+    big, real = store.big_integer_type, store.real_type
     statements = [
         f"""CREATE TABLE tasks (
             id TEXT PRIMARY KEY,
@@ -56,22 +54,38 @@ def _create_tasks(db: Database) -> None:
         "CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE status = 'running'",
     ]
     for sql in statements:
-        db.execute_sql(sql)
+        store.db.execute_sql(sql)
 
 
-MIGRATIONS: list[tuple[int, str, Callable[[Database], None]]] = [
+_STATUSES_V2 = (Status.QUEUED, Status.RUNNING, Status.RETRYING, Status.COMPLETED, Status.DEAD)
+
+
+def _check_statuses(store: Store) -> None:
+    """Version 2: the database refuses an unknown status, and the default is a real
+    one (``queued``, not the reference's unused ``pending``); failures keep the last
+    frames of their traceback; the leader lease has a row to live in on SQLite."""
+    store.set_status_check(_STATUSES_V2, default=Status.QUEUED)
+    store.db.execute_sql("ALTER TABLE tasks ADD COLUMN traceback TEXT")
+    store.db.execute_sql(
+        f"CREATE TABLE leader (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+        f"expires_at {store.real_type} NOT NULL)"
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Store], None]]] = [
     (1, "create tasks", _create_tasks),
+    (2, "status check, traceback, leader", _check_statuses),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
-def _applied_versions(db: Database) -> set[int]:
-    cursor = db.execute_sql("SELECT version FROM schema_version")
+def _applied_versions(store: Store) -> set[int]:
+    cursor = store.db.execute_sql("SELECT version FROM schema_version")
     return {row[0] for row in cursor.fetchall()}
 
 
-def migrate(db: Database) -> list[int]:
+def migrate(store: Store) -> list[int]:
     """Apply every pending migration; return the versions applied now.
 
     Safe to run twice and from several processes at once. Raises
@@ -79,55 +93,31 @@ def migrate(db: Database) -> list[int]:
     date; the database is then left at the last complete version.
     """
     applied_now: list[int] = []
+    db = store.db
     try:
         db.connect(reuse_if_open=True)
-        with _exclusive(db):
-            with _transaction(db):
+        with store.migration_lock():
+            with store.migration_step():
                 db.execute_sql(
                     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
                     "name TEXT NOT NULL, applied_at REAL NOT NULL)"
                 )
             for version, name, apply in MIGRATIONS:
-                with _transaction(db):
-                    if version in _applied_versions(db):
+                with store.migration_step():
+                    if version in _applied_versions(store):
                         continue
-                    apply(db)
+                    apply(store)
                     db.execute_sql(
                         f"INSERT INTO schema_version (version, name, applied_at) "
                         f"VALUES ({db.param}, {db.param}, {db.param})",
                         (version, name, time.time()),
                     )
                 applied_now.append(version)
-            newest = max(_applied_versions(db), default=0)
-    except Exception as exc:
+            newest = max(_applied_versions(store), default=0)
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the service must not start
         raise MigrationError(f"migration failed: {type(exc).__name__}: {exc}") from exc
     if newest > LATEST_VERSION:
         raise MigrationError(
             f"database schema is version {newest}, newer than this code ({LATEST_VERSION})"
         )
     return applied_now
-
-
-@contextmanager
-def _exclusive(db: Database) -> Iterator[None]:
-    """Keep other migrating processes out for the whole run.
-
-    PostgreSQL: a session advisory lock (its catalogue races even on
-    ``CREATE TABLE IF NOT EXISTS``). SQLite: each step's ``BEGIN IMMEDIATE``
-    already serialises writers, so nothing more is needed.
-    """
-    if not is_postgresql(db):
-        yield
-        return
-    db.execute_sql("SELECT pg_advisory_lock(%s)", (PG_MIGRATION_LOCK_KEY,))
-    try:
-        yield
-    finally:
-        db.execute_sql("SELECT pg_advisory_unlock(%s)", (PG_MIGRATION_LOCK_KEY,))
-
-
-def _transaction(db: Database):
-    """One migration step: all of it or none of it."""
-    if is_postgresql(db):
-        return db.atomic()
-    return db.atomic(lock_type="IMMEDIATE")

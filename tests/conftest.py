@@ -62,9 +62,12 @@ def require_postgresql() -> None:
 
 
 def reset_postgresql() -> None:
-    db = models.open_database(PG_URL)
-    db.execute_sql("DROP TABLE IF EXISTS tasks, schema_version")
-    db.close()
+    """Drop every table of the scratch database (which is why it must be a scratch one)."""
+    store = models.open_store(PG_URL)
+    tables = store.db.get_tables()
+    if tables:
+        store.db.execute_sql(f"DROP TABLE IF EXISTS {', '.join(tables)} CASCADE")
+    store.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
@@ -90,12 +93,12 @@ def pg_url() -> str:
 
 
 @pytest.fixture
-def db(db_url):
-    """The models bound to a migrated database."""
-    database = models.open_database(db_url)
-    models.migrate(database)
-    yield database
-    database.close()
+def store(db_url) -> models.Store:
+    """A store on a fresh, migrated database."""
+    opened = models.open_store(db_url)
+    opened.migrate()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,20 @@
-"""The CherryPy application and its handlers."""
+"""The HTTP side: the CherryPy application, its routes and handlers."""
 
-from .app import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, build_app, start_server, stop_server
-from .tasks import DEFAULT_MAX_BODY_BYTES, TasksResource
+from .app import build_app, start_server, stop_server
+from .config import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_THREADS,
+    WebConfig,
+)
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_PORT",
     "DEFAULT_THREADS",
-    "TasksResource",
+    "WebConfig",
     "build_app",
     "start_server",
     "stop_server",

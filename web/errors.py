@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
 import cherrypy
 import orjson
 
-from models import InvalidInput, PayloadTooLarge, TaskNotFound, TaskQueueError, Unavailable
+import models
+
+from .responses import json_error
 
 logger = logging.getLogger("taskqueue.web")
 
 
-class UnsupportedMediaType(TaskQueueError):
+class UnsupportedMediaType(models.TaskQueueError):
     """The body is not declared as JSON."""
 
 
-STATUS_BY_ERROR: dict[type[TaskQueueError], int] = {
-    InvalidInput: 400,
-    TaskNotFound: 404,
-    PayloadTooLarge: 413,
+STATUS_BY_ERROR: dict[type[models.TaskQueueError], int] = {
+    models.InvalidInput: 400,
+    models.TaskNotFound: 404,
+    models.Conflict: 409,
+    models.PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
-    Unavailable: 503,
+    models.Unavailable: 503,
 }
 
-# Messages for the errors CherryPy itself raises (routing, methods), by status.
+# Messages for the errors CherryPy itself may still raise, by status.
 _CHERRYPY_MESSAGES = {
     400: "bad request",
     404: "not found",
@@ -36,29 +41,41 @@ _CHERRYPY_MESSAGES = {
 }
 
 
-def error_body(message: str) -> bytes:
-    return orjson.dumps({"error": message})
-
-
-def respond_with_error(error: TaskQueueError) -> bytes:
+def respond_with_error(error: models.TaskQueueError) -> bytes:
     """Set the status (and headers) for ``error`` on the current response; return its body."""
     response = cherrypy.serving.response
-    status = STATUS_BY_ERROR.get(type(error), 500)
-    response.status = status
-    response.headers["Content-Type"] = "application/json"
-    if isinstance(error, Unavailable):
-        response.headers["Retry-After"] = str(error.retry_after_seconds)
-    if isinstance(error, PayloadTooLarge):
+    if isinstance(error, models.Unavailable):
+        response.headers["Retry-After"] = str(error.retry_in_seconds)
+    if isinstance(error, models.PayloadTooLarge):
         # The rest of the body was never read: the connection cannot be reused.
         response.headers["Connection"] = "close"
-    return error_body(str(error))
+    return json_error(STATUS_BY_ERROR.get(type(error), 500), str(error))
+
+
+def handles_errors(handler: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Decorate a handler method of a resource that has a ``store``: the service's
+    errors become their JSON answers, and a database in trouble a 503 (the
+    thread's connection is replaced at its next call)."""
+
+    @functools.wraps(handler)
+    def wrapper(resource, *args, **kwargs) -> bytes:
+        try:
+            return handler(resource, *args, **kwargs)
+        except models.TaskQueueError as error:
+            return respond_with_error(error)
+        except models.StorageError as error:
+            resource.store.discard_connection()
+            return respond_with_error(models.Unavailable(f"database unavailable: {error}"))
+
+    return wrapper
 
 
 def json_error_page(status: str, message: str, traceback: str, version: str) -> bytes:
-    """CherryPy's ``error_page.default``: its own errors (404, 405, …) as JSON."""
+    """CherryPy's ``error_page.default``: any error CherryPy raises itself, as JSON."""
     code = int(str(status).split()[0])
     cherrypy.serving.response.headers["Content-Type"] = "application/json"
-    return error_body(_CHERRYPY_MESSAGES.get(code, str(status).partition(" ")[2].lower()))
+    text = _CHERRYPY_MESSAGES.get(code, str(status).partition(" ")[2].lower())
+    return orjson.dumps({"error": text})
 
 
 def json_unexpected_error() -> None:
@@ -67,4 +84,4 @@ def json_unexpected_error() -> None:
     response = cherrypy.serving.response
     response.status = 500
     response.headers["Content-Type"] = "application/json"
-    response.body = [error_body("internal server error")]
+    response.body = [orjson.dumps({"error": "internal server error"})]

@@ -6,6 +6,7 @@ from typing import Any
 
 from models import STATUSES
 
+from .config import WebConfig
 from .validation import MAX_ACTION_LENGTH, MAX_BATCH_TASKS, MAX_LIST_LIMIT
 
 
@@ -16,7 +17,7 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
-def build_document(max_body_bytes: int) -> dict[str, Any]:
+def build_document(config: WebConfig) -> dict[str, Any]:
     submission = {"$ref": "#/components/schemas/TaskSubmission"}
     return {
         "openapi": "3.0.3",
@@ -32,7 +33,7 @@ def build_document(max_body_bytes: int) -> dict[str, Any]:
                     "operationId": "queueTasks",
                     "requestBody": {
                         "required": True,
-                        "description": f"At most {max_body_bytes} bytes.",
+                        "description": f"At most {config.max_body_bytes} bytes.",
                         "content": {
                             "application/json": {
                                 "schema": {

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
-from models import STATUSES, InvalidInput
+from models import STATUSES, InvalidInput, Status
 
 MAX_ACTION_LENGTH = 200
 MAX_BATCH_TASKS = 1000
 DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
 TASK_FIELDS = ("action", "data")
+
+T = TypeVar("T")
 
 
 def parse_json(body: bytes) -> Any:
@@ -67,8 +70,6 @@ def check_task(item: Any) -> tuple[str, dict[str, Any]]:
         raise InvalidInput("action must be a string")
     if len(action) > MAX_ACTION_LENGTH:
         raise InvalidInput(f"action must be at most {MAX_ACTION_LENGTH} characters")
-    if "\x00" in action:  # PostgreSQL text cannot hold it: the insert would fail as a 503
-        raise InvalidInput("action must not contain the character U+0000")
     data = item.get("data")
     if data is None:
         data = {}
@@ -77,33 +78,46 @@ def check_task(item: Any) -> tuple[str, dict[str, Any]]:
     return action, data
 
 
-def check_batch(items: list[Any]) -> list[tuple[str, dict[str, Any]]]:
-    """A JSON array of tasks, all valid or none: the error names the first bad index."""
+def check_batch(
+    items: list[Any], make: Callable[[str, dict[str, Any]], T] = lambda *task: task
+) -> list[T]:
+    """A JSON array of tasks, all valid or none: ``make(action, data)`` of each, in order;
+    the error of the first bad one (from ``check_task`` or ``make``) names its index."""
     if not items:
         raise InvalidInput("a batch needs at least one task")
     if len(items) > MAX_BATCH_TASKS:
         raise InvalidInput(f"a batch holds at most {MAX_BATCH_TASKS} tasks")
-    checked = []
+    made = []
     for index, item in enumerate(items):
         try:
-            checked.append(check_task(item))
+            made.append(make(*check_task(item)))
         except InvalidInput as exc:
             raise InvalidInput(f"task {index}: {exc}") from exc
-    return checked
+    return made
 
 
-def check_status(value: Any) -> str | None:
+def single(query: dict[str, list[str]], name: str) -> str | None:
+    """The one value of query parameter ``name``, or None; repeating it is a 400."""
+    values = query.get(name)
+    if values is None:
+        return None
+    if len(values) > 1:
+        raise InvalidInput(f"{name} may be given only once")
+    return values[0]
+
+
+def check_status(value: str | None) -> Status | None:
     if value is None:
         return None
-    if not isinstance(value, str) or value not in STATUSES:
+    if value not in STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(STATUSES)}")
-    return value
+    return Status(value)
 
 
-def check_limit(value: Any) -> int:
+def check_limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_LIST_LIMIT
-    digits = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 6
+    digits = value.isascii() and value.isdigit() and len(value) <= 6
     if not digits or not 1 <= int(value) <= MAX_LIST_LIMIT:
         raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIST_LIMIT}")
     return int(value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 import pykka
@@ -81,3 +83,10 @@ class ProbeWorker(pykka.ThreadingActor):
     def on_receive(self, message):
         self.inbox.append(message)
         self.latch.hit(message)
+
+
+def a_dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

@@ -16,7 +16,7 @@ from .helpers import WAIT_SECONDS, Latch, flush_workers, registry_with
 def test_a_locked_database_delays_the_commit_and_loses_nothing(tmp_path, caplog):
     # Given a service on a SQLite file whose writers give up after 0.2 s
     path = tmp_path / "tasks.db"
-    db = models.open_database(f"sqlite:///{path}", busy_timeout_seconds=0.2)
+    store = models.open_store(f"sqlite:///{path}", busy_timeout_seconds=0.2)
     gate = threading.Event()
     started = Latch()
     ran = Latch()
@@ -28,10 +28,10 @@ def test_a_locked_database_delays_the_commit_and_loses_nothing(tmp_path, caplog)
         return {"n": data["n"]}
 
     config = QueueConfig(workers=1, simulated_work_seconds=0, owner="test:1")
-    supervisor = Supervisor.start(config, registry_with(job=job), db, start_ticker=False)
+    supervisor = Supervisor.start(config, registry_with(job=job), store, start_ticker=False)
     service = supervisor.ask(Boot(), timeout=WAIT_SECONDS)
     task_id = models.new_task("job", {"n": 1})
-    models.enqueue([task_id])
+    store.enqueue([task_id])
     service.dispatcher.tell(Wake())
 
     # When another process holds the write lock while the task finishes
@@ -48,9 +48,9 @@ def test_a_locked_database_delays_the_commit_and_loses_nothing(tmp_path, caplog)
     locker.execute("ROLLBACK")
     locker.close()
     flush_workers()
-    task = dict(zip(models.VIEW_FIELDS, models.get_task(task_id["id"]), strict=False))
+    task = store.get_task(task_id["id"])
     assert (task["status"], task["attempts"]) == ("completed", 1)
     assert "worker restarted" not in caplog.text
     [worker] = pykka.ActorRegistry.get_by_class(Worker)
     assert worker.is_alive()
-    db.close()
+    store.close()

@@ -1,4 +1,4 @@
-"""Opening databases by URL."""
+"""Opening stores by URL."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ def test_a_logged_url_never_shows_the_password():
 
 def test_unknown_schemes_and_bare_sqlite_urls_are_refused():
     with pytest.raises(ValueError, match="unsupported database URL"):
-        models.open_database("mysql://root@localhost/x")
+        models.open_store("mysql://root@localhost/x")
     with pytest.raises(ValueError, match="sqlite:///path"):
-        models.open_database("sqlite://")
+        models.open_store("sqlite://")
 
 
 def test_the_sqlite_folder_is_created_and_wal_is_on(tmp_path):
-    db = models.open_database(f"sqlite:///{tmp_path}/new/folder/tasks.db")
-    models.migrate(db)
+    store = models.open_store(f"sqlite:///{tmp_path}/new/folder/tasks.db")
+    store.migrate()
     assert (tmp_path / "new" / "folder" / "tasks.db").exists()
-    assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    db.close()
+    assert store.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close()

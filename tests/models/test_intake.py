@@ -1,16 +1,17 @@
-"""Group commit and backpressure at the door."""
+"""Group commit, backpressure at the door, and refusing one request without its group."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 import models
 
 
-def test_concurrent_accepts_are_all_stored_in_fewer_commits(db):
-    intake = models.Intake()
+def test_concurrent_accepts_are_all_stored_in_fewer_commits(store):
+    intake = models.Intake(store)
     start = threading.Barrier(16)
     accepted: list[str] = []
     lock = threading.Lock()
@@ -22,7 +23,7 @@ def test_concurrent_accepts_are_all_stored_in_fewer_commits(db):
             intake.accept([row])  # returns only once the row is committed
             with lock:
                 accepted.append(row["id"])
-        models.database.obj.close()
+        store.close()
 
     threads = [threading.Thread(target=client) for _ in range(16)]
     for thread in threads:
@@ -30,37 +31,81 @@ def test_concurrent_accepts_are_all_stored_in_fewer_commits(db):
     for thread in threads:
         thread.join()
     intake.close()
-    stored = {row[0] for row in models.list_tasks(limit=1000)}
+    stored = {task["id"] for task in store.list_tasks(limit=1000)}
     assert len(accepted) == 400
     assert stored == set(accepted)
     assert intake.commits < 400
 
 
-def test_a_failed_commit_is_reported_to_every_waiter(db):
-    intake = models.Intake()
+def test_a_row_that_breaks_a_constraint_fails_only_its_own_request(store):
+    # Given a stored task, and the writer thread held up so that three requests share a group
+    intake = models.Intake(store)
     row = models.new_task("x", {})
     intake.accept([row])
-    # The same id again violates the primary key: the whole group fails, nothing is half-stored
-    with pytest.raises(models.Unavailable, match="database unavailable"):
-        intake.accept([models.new_task("y", {}), row])
+    hold = threading.Event()
+    holding = threading.Event()
+
+    def held_enqueue(rows, _original=store.enqueue):
+        holding.set()
+        hold.wait(10)
+        return _original(rows)
+
+    store.enqueue = held_enqueue
+    blocker = threading.Thread(target=intake.accept, args=([models.new_task("first", {})],))
+    blocker.start()
+    holding.wait(10)
+    # When three requests queue behind it, the middle one repeating the stored id
+    good_before = [models.new_task("a", {})]
+    clashing = [models.new_task("y", {}), row]
+    good_after = [models.new_task("b", {})]
+    outcomes: dict[str, BaseException | None] = {}
+
+    def accept(name, rows):
+        try:
+            intake.accept(rows)
+            outcomes[name] = None
+        except models.TaskQueueError as exc:
+            outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=accept, args=(name, rows))
+        for name, rows in (("before", good_before), ("clash", clashing), ("after", good_after))
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while intake._queue.qsize() < 3:  # all three wait for the same group commit
+        assert time.monotonic() < deadline, "the three requests never queued"
+        threading.Event().wait(0.001)
+    del store.enqueue
+    hold.set()
+    blocker.join()
+    for thread in threads:
+        thread.join()
     intake.close()
-    assert models.count_by_status()["queued"] == 1
+    # Then only the clashing request is refused, as a conflict (409), and nothing of it is stored
+    assert outcomes["before"] is None and outcomes["after"] is None
+    assert isinstance(outcomes["clash"], models.Conflict)
+    assert store.get_task(good_before[0]["id"])["status"] == "queued"
+    assert store.get_task(good_after[0]["id"])["status"] == "queued"
+    with pytest.raises(models.TaskNotFound):
+        store.get_task(clashing[0]["id"])
 
 
-def test_max_queued_refuses_past_the_cap_until_the_backlog_drains(db):
+def test_max_queued_refuses_past_the_cap_until_the_backlog_drains(store):
     now = [0.0]
-    intake = models.Intake(max_queued=5, clock=lambda: now[0])
+    intake = models.Intake(store, models.IntakeConfig(max_queued=5), clock=lambda: now[0])
     intake.accept([models.new_task("x", {}) for _ in range(3)])
     intake.accept([models.new_task("x", {}) for _ in range(2)])
     with pytest.raises(models.Unavailable, match="queue full") as refused:
         intake.accept([models.new_task("x", {})])
-    assert refused.value.retry_after_seconds >= 1
-    assert models.count_backlog() == 5
+    assert refused.value.retry_in_seconds >= 1
+    assert store.count_backlog() == 5
     # When workers claim three, the next recount lets three more in
-    models.claim("h:1", "n", 3, 2e9, 30)
+    store.claim("h:1", "n", 3, 2e9, 30)
     now[0] += 1
     intake.accept([models.new_task("x", {}) for _ in range(3)])
     with pytest.raises(models.Unavailable, match="queue full"):
         intake.accept([models.new_task("x", {})])
     intake.close()
-    assert models.count_backlog() == 5
+    assert store.count_backlog() == 5

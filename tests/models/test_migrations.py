@@ -1,4 +1,4 @@
-"""Versioned migrations: idempotent, concurrent-safe, and failing loudly."""
+"""Versioned migrations: idempotent, concurrent-safe, upgrading in place, and failing loudly."""
 
 from __future__ import annotations
 
@@ -9,23 +9,28 @@ import pytest
 import models
 from models import migrations
 
-
-def tables(db) -> set[str]:
-    return set(db.get_tables())
+LATEST = list(range(1, models.LATEST_VERSION + 1))
 
 
 def test_migrate_creates_the_reference_columns_and_is_idempotent(db_url):
-    db = models.open_database(db_url)
-    assert models.migrate(db) == [1]
-    assert models.migrate(db) == []
-    columns = {column.name for column in db.get_columns("tasks")}
+    store = models.open_store(db_url)
+    assert store.migrate() == LATEST
+    assert store.migrate() == []
+    columns = {column.name for column in store.db.get_columns("tasks")}
     assert {"id", "payload", "status", "result", "created_at", "processed_at"} <= columns
-    assert {"action", "error", "attempts", "lease_owner", "lease_expires_at", "node"} <= columns
-    db.close()
+    assert {
+        "action",
+        "error",
+        "traceback",
+        "attempts",
+        "lease_owner",
+        "lease_expires_at",
+    } <= columns
+    store.close()
 
 
 def test_concurrent_migrations_apply_once(db_url):
-    db = models.open_database(db_url)
+    store = models.open_store(db_url)
     results: list[list[int]] = []
     errors: list[BaseException] = []
     start = threading.Barrier(4)
@@ -33,11 +38,11 @@ def test_concurrent_migrations_apply_once(db_url):
     def run() -> None:
         start.wait()
         try:
-            results.append(models.migrate(db))
+            results.append(store.migrate())
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
-            db.close()
+            store.close()
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
@@ -45,52 +50,82 @@ def test_concurrent_migrations_apply_once(db_url):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(results) == [[], [], [], [1]]
+    # Each version was applied by exactly one of them
+    assert sorted(version for applied in results for version in applied) == LATEST
+
+
+def test_version_2_upgrades_a_version_1_database_in_place(db_url, monkeypatch):
+    # Given a database at version 1 with tasks in it, one of them finished
+    store = models.open_store(db_url)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "LATEST_VERSION", 1)
+    assert store.migrate() == [1]
+    rows = [models.new_task("sum", {"numbers": [n]}) for n in range(3)]
+    rows[0]["status"] = "completed"
+    with store.write_transaction():
+        store._insert(rows)
+    monkeypatch.undo()
+    # When the code of version 2 starts
+    assert store.migrate() == [2]
+    # Then every task is still there as it was, the indexes too, and the new rules hold
+    assert store.count_by_status()[models.Status.QUEUED] == 2
+    assert store.get_task(rows[0]["id"])["status"] == "completed"
+    assert store.get_task(rows[1]["id"])["traceback"] is None
+    assert "tasks_due" in store.explain_claim(10, 4e9)
+    assert len(store.claim("h:1", "n", 10, 4e9, 30)) == 2
+    with pytest.raises(models.StorageError):
+        with store.write_transaction():
+            store.db.execute_sql("UPDATE tasks SET status = 'pending'")
+    store.close()
 
 
 def test_a_later_migration_upgrades_an_existing_database(db_url, monkeypatch):
-    db = models.open_database(db_url)
-    models.migrate(db)
-    models.enqueue([models.new_task("sum", {"numbers": [1]})])
+    store = models.open_store(db_url)
+    store.migrate()
+    store.enqueue([models.new_task("sum", {"numbers": [1]})])
 
-    def add_priority(database):
-        database.execute_sql("ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0")
+    def add_priority(store):
+        store.db.execute_sql("ALTER TABLE tasks ADD COLUMN extra INTEGER NOT NULL DEFAULT 0")
 
+    later = models.LATEST_VERSION + 1
     monkeypatch.setattr(
-        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "priority", add_priority)]
+        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (later, "x", add_priority)]
     )
-    monkeypatch.setattr(migrations, "LATEST_VERSION", 2)
-    assert models.migrate(db) == [2]
-    assert "priority" in {column.name for column in db.get_columns("tasks")}
-    assert models.count_by_status()["queued"] == 1
-    db.close()
+    monkeypatch.setattr(migrations, "LATEST_VERSION", later)
+    assert store.migrate() == [later]
+    assert "extra" in {column.name for column in store.db.get_columns("tasks")}
+    assert store.count_by_status()[models.Status.QUEUED] == 1
+    store.close()
 
 
 def test_a_failing_migration_raises_and_leaves_no_half_applied_version(db_url, monkeypatch):
-    db = models.open_database(db_url)
-    models.migrate(db)
+    store = models.open_store(db_url)
+    store.migrate()
 
-    def broken(database):
-        database.execute_sql("CREATE TABLE half (x INTEGER)")
-        database.execute_sql("THIS IS NOT SQL")
+    def broken(store):
+        store.db.execute_sql("CREATE TABLE half (x INTEGER)")
+        store.db.execute_sql("THIS IS NOT SQL")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "broken", broken)])
+    later = models.LATEST_VERSION + 1
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (later, "broken", broken)]
+    )
     with pytest.raises(models.MigrationError, match="migration failed"):
-        models.migrate(db)
-    db.close()
-    db = models.open_database(db_url)
-    versions = [row[0] for row in db.execute_sql("SELECT version FROM schema_version")]
-    assert versions == [1]
-    assert "half" not in tables(db)
-    db.close()
+        store.migrate()
+    store.close()
+    store = models.open_store(db_url)
+    versions = [row[0] for row in store.db.execute_sql("SELECT version FROM schema_version")]
+    assert sorted(versions) == LATEST
+    assert "half" not in store.db.get_tables()
+    store.close()
 
 
 def test_a_database_newer_than_the_code_is_refused(db_url):
-    db = models.open_database(db_url)
-    models.migrate(db)
-    db.execute_sql(
+    store = models.open_store(db_url)
+    store.migrate()
+    store.db.execute_sql(
         "INSERT INTO schema_version (version, name, applied_at) VALUES (99, 'future', 0)"
     )
     with pytest.raises(models.MigrationError, match="newer than this code"):
-        models.migrate(db)
-    db.close()
+        store.migrate()
+    store.close()

@@ -9,11 +9,11 @@ import models
 
 def stored_tasks(db_url: str) -> dict[str, dict[str, Any]]:
     """Every row of ``tasks`` as the database holds it now (every column), by id."""
-    db = models.open_database(db_url)
+    store = models.open_store(db_url)
     try:
         return {row["id"]: row for row in models.Task.select().dicts()}
     finally:
-        db.close()
+        store.close()
 
 
 def by_status(tasks: dict[str, dict[str, Any]]) -> dict[str, set[str]]:

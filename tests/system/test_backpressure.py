@@ -42,12 +42,12 @@ def hold_the_worker(db_url: str, tmp_path) -> tuple[str, object, object]:
     fifo = tmp_path / "gate.fifo"
     os.mkfifo(fifo)
     started = tmp_path / "gate-started"
-    db = models.open_database(db_url)
+    store = models.open_store(db_url)
     try:
         row = models.new_task("gate", {"fifo": str(fifo), "started": str(started)})
-        models.enqueue([row])
+        store.enqueue([row])
     finally:
-        db.close()
+        store.close()
     return row["id"], started, fifo
 
 

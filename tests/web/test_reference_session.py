@@ -32,6 +32,7 @@ TASK_FIELDS = {
     "status",
     "result",
     "error",
+    "traceback",
     "attempts",
     "created_at",
     "processed_at",
@@ -72,6 +73,7 @@ def test_reference_curl_session(db_url, start_service):
     assert task["status"] == "completed"
     assert task["result"] == {"output": "HELLO WORLD"}
     assert task["error"] is None
+    assert task["traceback"] is None
     assert task["attempts"] == 1
     assert isinstance(task["created_at"], int)
     assert started <= task["created_at"] <= finished
@@ -137,6 +139,9 @@ def test_builtin_actions_and_a_failing_task_ending_dead(db_url, start_service):
     assert dead["attempts"] == 2
     assert dead["result"] is None
     assert isinstance(dead["error"], str) and "'x'" in dead["error"], dead["error"]
+    # With the innermost frames of where the action raised, for the user's own debugging
+    assert dead["traceback"].startswith("Traceback (most recent call last):"), dead["traceback"]
+    assert "in _sum" in dead["traceback"] and dead["traceback"].endswith(dead["error"])
     assert dead["processed_at"] >= dead["created_at"]
     wait_for_log(service, rf"task failed task_id={failing} .*attempt=1\b")
     wait_for_log(service, rf"task failed task_id={failing} .*attempt=2\b")

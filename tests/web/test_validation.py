@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from models import InvalidInput
-from web.validation import check_batch, check_limit, check_status, check_task, parse_json
+from web.validation import (
+    check_batch,
+    check_limit,
+    check_status,
+    check_task,
+    parse_json,
+    single,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,9 +104,7 @@ def test_a_batch_names_the_first_bad_index():
     assert len(check_batch([{"action": "a"}] * 1000)) == 1000
 
 
-@pytest.mark.parametrize(
-    "value", ["0", "1001", "-1", "abc", "1.5", "²", "", " 5", "9" * 50, ["1", "2"]]
-)
+@pytest.mark.parametrize("value", ["0", "1001", "-1", "abc", "1.5", "²", "", " 5", "9" * 50])
 def test_bad_limits(value):
     with pytest.raises(InvalidInput, match="limit must be an integer from 1 to 1000"):
         check_limit(value)
@@ -111,7 +116,15 @@ def test_good_limits():
     assert check_limit("1000") == 1000
 
 
-@pytest.mark.parametrize("value", ["done", "", "QUEUED", ["queued", "dead"]])
+@pytest.mark.parametrize("value", ["done", "", "QUEUED", "queued,dead"])
 def test_bad_statuses(value):
     with pytest.raises(InvalidInput, match="status must be one of"):
         check_status(value)
+
+
+@pytest.mark.parametrize("name", ["limit", "status"])
+def test_a_parameter_given_twice_is_refused(name):
+    with pytest.raises(InvalidInput, match=f"^{name} may be given only once$"):
+        single({name: ["1", "2"]}, name)
+    assert single({name: ["1"]}, name) == "1"
+    assert single({}, name) is None

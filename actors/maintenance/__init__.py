@@ -1,0 +1,13 @@
+"""Periodic upkeep, one small actor per concern, each with its own interval.
+
+- ``Rescuer``: running tasks of dead processes and expired leases go back.
+- ``LeaderElector``: which node runs the services that a cluster runs once.
+
+The supervisor starts and stops them; the ticker sends each its ``Tick``.
+"""
+
+from .leader import LeaderElector
+from .rescuer import Rescuer, dead_local_owners
+from .service import Leadership, MaintenanceService
+
+__all__ = ["LeaderElector", "Leadership", "MaintenanceService", "Rescuer", "dead_local_owners"]

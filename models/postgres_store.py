@@ -1,0 +1,187 @@
+"""PostgreSQL: several nodes on one database.
+
+Claims take rows with ``FOR UPDATE SKIP LOCKED`` in a CTE, so concurrent
+claims from any number of nodes never wait on each other nor take the same
+row. Each enqueue sends a NOTIFY in its transaction, and a node's listener
+hears it on a connection of its own. The leader lease is a session advisory
+lock, released by the server when the holder's connection ends.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import psycopg2
+from peewee import Database, PostgresqlDatabase
+from playhouse.db_url import parse
+
+from .notifications import Listener, ListenerLost
+from .statuses import CLAIMABLE, Status, sql_list
+from .store import Store
+from .task import ClaimedTask
+
+NOTIFY_CHANNEL = "taskqueue_new_tasks"
+# Any constants every node agrees on: they name the advisory locks.
+MIGRATION_LOCK_KEY = 0x7A51_0001
+LEADER_LOCK_KEY = 0x7A51_0002
+
+
+def open_postgresql(url: str) -> PostgresStore:
+    """``postgresql://user[:password]@host:port/dbname``."""
+    params = parse(url)
+    name = params.pop("database")
+    return PostgresStore(PostgresqlDatabase(name, **params), url)
+
+
+class PostgresStore(Store):
+    big_integer_type = "BIGINT"
+    real_type = "DOUBLE PRECISION"
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Database]:
+        with self.db.atomic():
+            yield self.db
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        """A session advisory lock: PostgreSQL's catalogue races even on
+        ``CREATE TABLE IF NOT EXISTS`` when nodes start together."""
+        self.db.execute_sql("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            self.db.execute_sql("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+    def set_status_check(self, statuses: Sequence[Status], default: Status) -> None:
+        self.db.execute_sql("ALTER TABLE tasks DROP CONSTRAINT IF EXISTS tasks_status_check")
+        self.db.execute_sql(
+            f"ALTER TABLE tasks ADD CONSTRAINT tasks_status_check "
+            f"CHECK (status IN ({sql_list(statuses)}))"
+        )
+        self.db.execute_sql(f"ALTER TABLE tasks ALTER COLUMN status SET DEFAULT '{default}'")
+
+    def _notify_enqueued(self) -> None:
+        self.db.execute_sql("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+
+    def claim(
+        self, owner: str, node: str, limit: int, now: float, lease_seconds: float
+    ) -> list[ClaimedTask]:
+        """As ``Store.claim``: the rows are picked in a CTE, as Oban and River do.
+
+        An ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``
+        may have its subquery run more than once by the planner, and so
+        update more than ``n`` rows; a CTE is evaluated exactly once.
+        """
+        if limit <= 0:
+            return []
+        token = uuid.uuid4().hex
+        with self.write_transaction():
+            cursor = self.db.execute_sql(
+                f"WITH picked AS ({self._due_sql()}) "
+                f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = tasks.attempts + 1, "
+                f"claim_token = %s, lease_owner = %s, node = %s, lease_expires_at = %s "
+                f"FROM picked WHERE tasks.id = picked.id "
+                f"RETURNING tasks.id, tasks.action, tasks.payload, tasks.attempts, "
+                f"tasks.run_at, tasks.enqueued_ns",
+                (now, limit, token, owner, node, now + lease_seconds),
+            )
+            rows = cursor.fetchall()
+        return self._claimed(rows, token)
+
+    @staticmethod
+    def _due_sql() -> str:
+        return (
+            f"SELECT id FROM tasks WHERE status IN ({sql_list(CLAIMABLE)}) AND run_at <= %s "
+            f"ORDER BY run_at, enqueued_ns LIMIT %s FOR UPDATE SKIP LOCKED"
+        )
+
+    def explain_claim(self, limit: int, now: float) -> str:
+        cursor = self.db.execute_sql(f"EXPLAIN {self._due_sql()}", (now, limit))
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+    def open_listener(self) -> PostgresListener:
+        return PostgresListener({"dbname": self.db.database, **self.db.connect_params})
+
+    def try_lead(self, holder: str, now: float, ttl_seconds: float) -> bool:
+        """The lock is held by the calling thread's connection; asking again while
+        it is held checks that the connection (and so the lock) is still there."""
+        cursor = self.db.execute_sql(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid() AND granted "
+            "AND ((classid::bigint << 32) | objid::bigint) = %s) "
+            "THEN true ELSE pg_try_advisory_lock(%s) END",
+            (LEADER_LOCK_KEY, LEADER_LOCK_KEY),
+        )
+        return bool(cursor.fetchone()[0])
+
+    def resign(self, holder: str) -> None:
+        self.db.execute_sql("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK_KEY,))
+
+
+class PostgresListener(Listener):
+    """``LISTEN`` on an autocommit connection of its own, woken by a socket pair on interrupt."""
+
+    def __init__(self, connect_kwargs: dict) -> None:
+        self._connect_kwargs = connect_kwargs
+        self._connection = None
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self.backend_pid: int | None = None  # the server process of the listening connection
+
+    def connect(self) -> None:
+        try:
+            self._connection = psycopg2.connect(**self._connect_kwargs)
+            self._connection.autocommit = True
+            self._connection.cursor().execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self.backend_pid = self._connection.get_backend_pid()
+        except (psycopg2.Error, OSError) as exc:
+            self.disconnect()
+            raise ListenerLost(f"cannot listen: {exc}") from exc
+
+    def wait(self, timeout_seconds: float) -> bool:
+        connection = self._connection
+        if connection is None:
+            raise ListenerLost("not connected")
+        try:
+            readable, _, _ = select.select([connection, self._wake_reader], [], [], timeout_seconds)
+            if self._wake_reader in readable:
+                self._drain_wakes()
+            if connection not in readable:
+                return False
+            connection.poll()
+            notified = bool(connection.notifies)
+            connection.notifies.clear()
+            return notified
+        except (psycopg2.Error, OSError, ValueError) as exc:
+            self.disconnect()
+            raise ListenerLost(f"listener connection lost: {exc}") from exc
+
+    def interrupt(self) -> None:
+        try:
+            self._wake_writer.send(b"x")
+        except OSError:  # the buffer is full: a wake is pending anyway
+            pass
+
+    def _drain_wakes(self) -> None:
+        try:
+            while self._wake_reader.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def disconnect(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except psycopg2.Error:
+                pass
+        self._connection = None
+
+    def close(self) -> None:
+        self.disconnect()
+        self._wake_reader.close()
+        self._wake_writer.close()

@@ -1,0 +1,186 @@
+"""SQLite: the embedded default.
+
+WAL mode with ``synchronous=FULL``: a commit is on disk when it returns, so
+it survives both kill -9 and power loss. Writers of this process take turns
+on a Python lock before SQLite's own; other processes sharing the file meet
+the busy timeout. The claim is forced onto the partial due-index. There is
+no wake-up across processes: other processes on the same file find new
+work by polling. The leader lease is a row.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from peewee import Database, SqliteDatabase
+
+from .statuses import CLAIMABLE, Status, sql_list
+from .store import Store
+from .task import ClaimedTask
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
+SQLITE_SYNCHRONOUS = "FULL"
+LEADER_LEASE_NAME = "maintenance"
+
+# One lock for every SQLite store of this process: threads of one process
+# never wait on each other inside SQLite.
+_writer = threading.Lock()
+
+
+def open_sqlite(url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS) -> SqliteStore:
+    """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``; the folder is made."""
+    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    if not path:
+        raise ValueError(f"expected sqlite:///path/to/file.db, got {url!r}")
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    db = SqliteDatabase(
+        path,
+        timeout=busy_timeout_seconds,
+        returning_clause=True,
+        pragmas={
+            "journal_mode": "wal",
+            "synchronous": SQLITE_SYNCHRONOUS,
+            "busy_timeout": int(busy_timeout_seconds * 1000),
+        },
+    )
+    return SqliteStore(db, url)
+
+
+class SqliteStore(Store):
+    @contextmanager
+    def write_transaction(self) -> Iterator[Database]:
+        """``BEGIN IMMEDIATE``, after this process's other writers.
+
+        SQLite's own busy handler makes a blocked writer sleep 1, 2, 5, 10…
+        ms between tries, so two of our threads writing at once (the intake,
+        the dispatcher, a worker) would cost the loser milliseconds; a lock
+        hands over at once.
+        """
+        with _writer, self.db.atomic(lock_type="IMMEDIATE"):
+            yield self.db
+
+    @contextmanager
+    def migration_lock(self) -> Iterator[None]:
+        # Each step's BEGIN IMMEDIATE already serialises migrating processes.
+        yield
+
+    def set_status_check(self, statuses: Sequence[Status], default: Status) -> None:
+        """SQLite cannot alter a column: rebuild the table with the new definition.
+
+        This is SQLite's documented procedure for other schema changes
+        ("Making Other Kinds Of Table Schema Changes"): create the new table,
+        copy, drop, rename, recreate the indexes, inside the step's transaction.
+        """
+        db = self.db
+        table_sql, index_sqls = _table_definition(db, "tasks")
+        status_column = (
+            f"status TEXT NOT NULL DEFAULT '{default}' CHECK (status IN ({sql_list(statuses)}))"
+        )
+        new_sql = _replace_column(table_sql, "status", status_column).replace(
+            "CREATE TABLE tasks", "CREATE TABLE tasks_rebuilt", 1
+        )
+        columns = ", ".join(column.name for column in db.get_columns("tasks"))
+        db.execute_sql(new_sql)
+        db.execute_sql(f"INSERT INTO tasks_rebuilt ({columns}) SELECT {columns} FROM tasks")
+        db.execute_sql("DROP TABLE tasks")
+        db.execute_sql("ALTER TABLE tasks_rebuilt RENAME TO tasks")
+        for index_sql in index_sqls:
+            db.execute_sql(index_sql)
+
+    def claim(
+        self, owner: str, node: str, limit: int, now: float, lease_seconds: float
+    ) -> list[ClaimedTask]:
+        if limit <= 0:
+            return []
+        p = self.db.param
+        token = uuid.uuid4().hex
+        with self.write_transaction():
+            cursor = self.db.execute_sql(
+                f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = attempts + 1, "
+                f"claim_token = {p}, lease_owner = {p}, node = {p}, lease_expires_at = {p} "
+                f"WHERE id IN ({self._due_sql()}) "
+                f"RETURNING id, action, payload, attempts, run_at, enqueued_ns",
+                (token, owner, node, now + lease_seconds, now, limit),
+            )
+            rows = cursor.fetchall()
+        return self._claimed(rows, token)
+
+    def _due_sql(self) -> str:
+        # Without statistics SQLite prefers the status index and sorts the whole
+        # backlog on every claim; the partial index reads just LIMIT rows.
+        p = self.db.param
+        return (
+            f"SELECT id FROM tasks INDEXED BY tasks_due "
+            f"WHERE status IN ({sql_list(CLAIMABLE)}) AND run_at <= {p} "
+            f"ORDER BY run_at, enqueued_ns LIMIT {p}"
+        )
+
+    def explain_claim(self, limit: int, now: float) -> str:
+        cursor = self.db.execute_sql(f"EXPLAIN QUERY PLAN {self._due_sql()}", (now, limit))
+        return "\n".join(row[-1] for row in cursor.fetchall())
+
+    def try_lead(self, holder: str, now: float, ttl_seconds: float) -> bool:
+        p = self.db.param
+        with self.write_transaction():
+            self.db.execute_sql(
+                f"INSERT INTO leader (name, holder, expires_at) VALUES ({p}, {p}, {p}) "
+                f"ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                f"expires_at = excluded.expires_at "
+                f"WHERE leader.holder = excluded.holder OR leader.expires_at < {p}",
+                (LEADER_LEASE_NAME, holder, now + ttl_seconds, now),
+            )
+            cursor = self.db.execute_sql(
+                f"SELECT holder FROM leader WHERE name = {p}", (LEADER_LEASE_NAME,)
+            )
+            return cursor.fetchone()[0] == holder
+
+    def resign(self, holder: str) -> None:
+        p = self.db.param
+        with self.write_transaction():
+            self.db.execute_sql(
+                f"DELETE FROM leader WHERE name = {p} AND holder = {p}", (LEADER_LEASE_NAME, holder)
+            )
+
+
+def _table_definition(db: Database, table: str) -> tuple[str, list[str]]:
+    """The CREATE TABLE statement of ``table`` and those of its explicit indexes."""
+    cursor = db.execute_sql(
+        "SELECT type, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL", (table,)
+    )
+    rows = cursor.fetchall()
+    table_sql = next(sql for kind, sql in rows if kind == "table")
+    return table_sql, [sql for kind, sql in rows if kind == "index"]
+
+
+def _replace_column(table_sql: str, name: str, definition: str) -> str:
+    """``table_sql`` with the definition of column ``name`` replaced by ``definition``.
+
+    Column definitions are split at top-level commas (a CHECK holds commas
+    inside parentheses).
+    """
+    head, _, body = table_sql.partition("(")
+    body = body[: body.rindex(")")]
+    parts, depth, current = [], 0, []
+    for char in body:
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += char == "("
+        depth -= char == ")"
+        current.append(char)
+    parts.append("".join(current))
+    names = [part.strip().split()[0] for part in parts]
+    if name not in names:
+        raise ValueError(f"no column {name!r} in {table_sql!r}")
+    replaced = [
+        definition if column == name else part.strip()
+        for column, part in zip(names, parts, strict=True)
+    ]
+    return f"{head}(\n    " + ",\n    ".join(replaced) + "\n)"
