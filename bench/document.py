@@ -26,6 +26,51 @@ MACHINE_LABELS = {
 }
 
 
+RUNNING = """\
+## Running it
+
+```
+pip install -e '.[bench]' && apt-get install -y wrk redis-server postgresql
+python -m bench --db all --snapshot --repeat 2 --wait-quiet 20   # writes BENCHMARKS.md
+python -m bench                 # SQLite only, full size (about 7 minutes)
+python -m bench --quick         # SQLite only, scaled down, about a minute
+python -m bench --db postgresql --quick   # PostgreSQL only, scaled down
+python -m bench --db postgresql --only drain,drain2 --stacks ours,procrastinate
+python -m bench --only enqueue --repeat 3             # medians of 3 rounds
+python -m bench --quick --baseline bench/results/latest.json   # ratios against a saved run
+python -m bench --scale 1m --db all   # large-table run, writes bench/results/SCALE-1m.md
+python -m bench --scale 10m --db all --wait-quiet 60  # the 10,000,000-row run
+python -m bench --only enqueue,drain --stacks ours --profile bench/results/profile
+python -m bench.hotspots bench/results/profile/drain.txt
+```
+
+`--db` picks the storages: `sqlite` (the default), `postgresql`, or `all`.
+Each has its own scenarios and peers: on SQLite enqueue, bulk, drain, e2e,
+scale and mix against Huey and Celery; on PostgreSQL enqueue, bulk, drain
+(one node), drain2 (two nodes), e2e2 (two nodes), scale and mix against
+procrastinate and Celery. Both add the `physical` stack, the storage's own
+limit. `--only` and `--stacks` narrow either set (a stack runs only where it
+can: Huey on SQLite, procrastinate on PostgreSQL). PostgreSQL scenarios need
+a server at `--pg-url` (default `postgresql://postgres@127.0.0.1:5432`, or
+`BENCH_PG_URL`) where the benchmark may create and drop databases named
+`bench_…`; each stack of each scenario gets a new one. Only a full run of
+everything on both storages (`--db all`, no `--quick`, `--only`, `--stacks`)
+writes this file; any other run writes `bench/results/BENCHMARKS-partial.md`.
+
+`--snapshot` runs everything from a clean `git archive HEAD` copy, so that
+edits to the working tree during the run cannot change the code measured
+halfway. `--ours-arg=--threads=32` passes a flag to `run.py`; `--keep` keeps every
+database (also the PostgreSQL ones) and log; `--wait-quiet 60` waits (up to 60 s)
+before each run until no other program is using the CPU, for machines shared
+with test runs. `--baseline FILE` prints, after the tables, every figure of
+this run against the same figure in a saved results JSON, as "how many times
+better now" (above 1× is better, whichever way the figure goes). Raw numbers
+of the last full run: `bench/results/latest.json` (of the last partial one:
+`latest-partial.json`). A full run takes about 7 minutes on SQLite and about
+9 on PostgreSQL; `--repeat 2` doubles that.
+"""
+
+
 def _methods(s: Sizes) -> str:
     e2e_count = int(s.e2e_rate * s.e2e_seconds)
     return f"""\
@@ -140,11 +185,13 @@ them.
 
 def _command(args: argparse.Namespace) -> str:
     parts = ["python -m bench"]
+    if args.db != "sqlite":
+        parts.append(f"--db {args.db}")
     if args.quick:
         parts.append("--quick")
-    if args.only and args.only != "enqueue,bulk,drain,e2e,scale":
+    if args.only:
         parts.append(f"--only {args.only}")
-    if args.stacks and args.stacks != "ours,huey,celery":
+    if args.stacks:
         parts.append(f"--stacks {args.stacks}")
     if args.repeat > 1:
         parts.append(f"--repeat {args.repeat}")
@@ -156,8 +203,29 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def _results(tables: dict[str, tuple[list[list[str]], list[list[str]]]]) -> str:
+    sections = []
+    for db, (rows, cost) in tables.items():
+        text = f"### {report.DB_LABELS[db]}\n\n{report.markdown(rows)}\n"
+        if cost:
+            text += (
+                f"\nCPU time per task on {report.DB_LABELS[db]}, in µs, user + system "
+                '(see "Cost per task" below):\n\n' + report.markdown(cost) + "\n"
+            )
+        sections.append(text)
+    return "\n".join(sections)
+
+
+def _details(runs: dict) -> str:
+    return "\n".join(
+        f"### {report.DB_LABELS[db]}\n\n{report.details(runs, db)}\n"
+        for db in runs
+        if report.details(runs, db)
+    )
+
+
 def render(
-    rows: list[list[str]],
+    tables: dict[str, tuple[list[list[str]], list[list[str]]]],
     runs: dict,
     info: dict[str, str],
     sizes: Sizes,
@@ -174,34 +242,15 @@ def render(
     return f"""\
 # Benchmarks
 
-This service against Huey and Celery, measured in one run on one machine
-(issue 4). Written by `{_command(args)}` in {elapsed:.0f} s; do not edit by hand.
+This service against its peers, measured in one run on one machine (issues 4
+and 14): Huey and Celery on SQLite; procrastinate and Celery on PostgreSQL;
+and on each, the storage's own limit. Written by `{_command(args)}` in
+{elapsed:.0f} s; do not edit by hand.
 
-## Running it
-
-```
-pip install -e '.[bench]' && apt-get install -y wrk redis-server
-python -m bench                 # full run, writes BENCHMARKS.md (about 5 minutes)
-python -m bench --snapshot --repeat 3   # medians of 3, on a clean copy of HEAD
-python -m bench --quick         # scaled down, under a minute, writes bench/results/
-python -m bench --only drain --stacks ours            # one scenario, one stack
-python -m bench --only enqueue --repeat 3             # medians of 3 rounds
-python -m bench --only enqueue,drain --stacks ours --profile bench/results/profile
-python -m bench.hotspots bench/results/profile/drain.txt
-```
-
-`--snapshot` runs everything from a clean `git archive HEAD` copy, so that
-edits to the working tree during the run cannot change the code measured
-halfway. `--ours-arg=--threads=32` passes a flag to `run.py`; `--keep` keeps every
-database and log; `--wait-quiet 60` waits (up to 60 s) before each run until
-no other program is using the CPU, for machines shared with test runs.
-Raw numbers of the last full run: `bench/results/latest.json` (of the last
-partial one: `latest-partial.json`).
-
+{RUNNING}
 ## Results
 
-{report.markdown(rows)}
-
+{_results(tables)}
 Ratios: above 1× means ours is better, for throughput and latency alike.
 `*`: every round of that value ran while other programs kept the CPU busy
 (see "Every number"), so it is not to be trusted.
@@ -216,17 +265,17 @@ Ratios: above 1× means ours is better, for throughput and latency alike.
 ## Every number
 
 Every value each stack produced, one per round when run with `--repeat N`
-(separated by " / "); the table above shows the medians (of the
+(separated by " / "); the tables above show the medians (of the
 undisturbed rounds, where there are any). `*_errors` are
-non-2xx answers and socket errors; `e2e_lost` are tasks not seen completed;
-`e2e_send_lag_p99_ms` is how late the sender was against its schedule (it
+non-2xx answers and socket errors; `*_lost` are tasks not seen completed;
+`*_send_lag_p99_ms` is how late the sender was against its schedule (it
 should stay near 0, or the load generator was the bottleneck).
 `*_other_load_cores` is how many cores *other* programs on the machine kept
 busy during that scenario (the CPU time of every user process that is not
-the benchmark or one it started, children included); above about 0.1 the
+the benchmark or one it started, children included, nor the PostgreSQL
+server working for the benchmark's databases); above about 0.1 the
 numbers of that run are disturbed. It is approximate: a process's children
 count when it reaps them, so a test runner that reaps a long-lived child
 shows up as a burst.
 
-{report.details(runs)}
-"""
+{_details(runs)}"""
