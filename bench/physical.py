@@ -41,6 +41,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 COLUMNS = ("id", "payload", "status", "created_at", "action", "attempts", "enqueued_ns", "run_at")
 RESULT_JSON = orjson.dumps({"output": "processed"}).decode()
 SCRIPT_TIMEOUT_MARGIN_SECONDS = 120.0
+START_LEAD_SECONDS = 0.5  # time for the interpreters to start and connect
 
 
 class _Db:
@@ -190,7 +191,7 @@ def run(mode: str, url: str, seconds: float = 0.0, processes: int = 1) -> dict[s
     """Run ``processes`` scripts at once (they start together) and add up what they did."""
     from bench.procs import REPO, bench_env
 
-    start_at = time.monotonic() + 1.0  # time for the interpreters to start
+    start_at = time.monotonic() + START_LEAD_SECONDS
     argv = [sys.executable, "-m", "bench.physical", mode, "--db", url]
     argv += ["--seconds", repr(seconds), "--start-at", repr(start_at)]
     children = [
