@@ -31,8 +31,12 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 import orjson
+
+if TYPE_CHECKING:
+    from bench.scenarios import Context
 
 ENQUEUE_BATCH = 16  # rows per commit: the most 16 waiting clients can share
 BULK_BATCH = 1000  # rows per commit: one bulk request
@@ -209,6 +213,37 @@ def run(mode: str, url: str, seconds: float = 0.0, processes: int = 1) -> dict[s
     total["db_sys"] = sum(o["db_sys"] for o in outputs)
     total["seconds"] = max(o["finished"] for o in outputs) - min(o["started"] for o in outputs)
     return total
+
+
+def scenario(ctx: Context, scenario: str) -> dict[str, float]:
+    """The ``physical`` stack's run of a scenario, on a database migrated by ``run.py migrate``."""
+    from bench.scenarios import NODES
+    from bench.stacks import OursStack
+
+    sizes = ctx.sizes
+    reference = OursStack(
+        ctx.folder("physical", scenario), (), ctx.database("physical", scenario), 1
+    )
+    reference.migrate()
+    url = reference.url
+    if scenario in ("drain", "drain2"):
+        reference.seed(sizes.drain_tasks, BENCH_DB_URL=url)
+        done = run("drain", url, processes=NODES.get(scenario, 1))
+        if done["tasks"] != sizes.drain_tasks:
+            raise RuntimeError(f"physical drain completed {done['tasks']} of {sizes.drain_tasks}")
+        rate_key = f"{scenario}_tps"
+    else:
+        seconds = sizes.enqueue_seconds if scenario == "enqueue" else sizes.bulk_seconds
+        done = run(scenario, url, seconds)
+        rate_key = "enqueue_rps" if scenario == "enqueue" else "bulk_tps"
+    tasks = done["tasks"]
+    metrics = {rate_key: tasks / done["seconds"]}
+    metrics[f"{scenario}_cpu_user_us"] = done["cpu_user"] * 1e6 / tasks
+    metrics[f"{scenario}_cpu_sys_us"] = done["cpu_sys"] * 1e6 / tasks
+    if ctx.db == "postgresql":
+        metrics[f"{scenario}_db_cpu_user_us"] = done["db_user"] * 1e6 / tasks
+        metrics[f"{scenario}_db_cpu_sys_us"] = done["db_sys"] * 1e6 / tasks
+    return metrics
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import functools
 import http.client
 import json
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import orjson
 from bench import clients, pg, physical, wrk
 from bench.cpu import CpuMeter, per_task_metrics
 from bench.observe import ID_POLL_SECONDS, CountWatcher, IdWatcher
-from bench.procs import Proc
+from bench.profiler import Profiler
 from bench.stacks import OursStack, Stack
 from bench.stats import percentile
 
@@ -153,40 +152,6 @@ class Context:
                 self.log(f"    note: could not drop {name}: {exc}")
 
 
-class _Profiler:
-    """``py-spy record`` of our service while a scenario measures it (``--profile``)."""
-
-    def __init__(self, ctx: Context, stack: Stack, scenario: str) -> None:
-        self._proc: Proc | None = None
-        if ctx.profile_dir is None or not isinstance(stack, OursStack):
-            return
-        ctx.profile_dir.mkdir(parents=True, exist_ok=True)
-        out = ctx.profile_dir / f"{scenario}{'-gil' if ctx.profile_gil else ''}.txt"
-        argv = [
-            "py-spy",
-            "record",
-            "--pid",
-            str(stack.service.pid),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "--nonblocking",
-            "--threads",
-            "-o",
-            str(out),
-        ]
-        if ctx.profile_gil:
-            argv.append("--gil")
-        self._proc = Proc("py-spy", argv, stack.workdir / "py-spy.log")
-        time.sleep(0.5)  # py-spy attaches
-        ctx.log(f"    profiling pid {stack.service.pid} into {out}")
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop(signal.SIGINT)  # py-spy writes its file on SIGINT
-
-
 def _load(
     ctx: Context,
     base_url: str,
@@ -237,7 +202,7 @@ def enqueue(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         body = _task_body_file(stack.workdir)
         if sizes.warmup_seconds:
             _load(ctx, stack.base_url, "/tasks", sizes.warmup_seconds, sizes.enqueue_clients, body)
-        profiler = _Profiler(ctx, stack, "enqueue")
+        profiler = Profiler(ctx, stack, "enqueue")
         meter = _meter(stack)
         meter.start()
         try:
@@ -265,7 +230,7 @@ def bulk(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     batch = orjson.dumps([{"action": "echo", "data": {"n": n}} for n in range(sizes.bulk_batch)])
     try:
         stack.start(None)
-        profiler = _Profiler(ctx, stack, "bulk")
+        profiler = Profiler(ctx, stack, "bulk")
         meter = _meter(stack)
         meter.start()
         try:
@@ -316,7 +281,7 @@ def drain(ctx: Context, stack_cls: type[Stack], nodes: int = 1) -> dict[str, flo
 
     try:
         stack.start(0.0, backlog=target, on_seeded=watch)
-        profiler = _Profiler(ctx, stack, prefix)
+        profiler = Profiler(ctx, stack, prefix)
         try:
             seen = watcher[0].wait()
         finally:
@@ -412,7 +377,7 @@ def e2e(ctx: Context, stack_cls: type[Stack], nodes: int = 1) -> dict[str, float
         for base_url in stack.base_urls * 3:  # every process has run a task before the clock
             _wait_completed(stack, _post_one(base_url))
         watcher = IdWatcher(stack.completion_db, stack.completed_ids_sql)
-        profiler = _Profiler(ctx, stack, prefix)
+        profiler = Profiler(ctx, stack, prefix)
         try:
             sent = open_loop(
                 stack, watcher, [orjson.dumps(TASK_BODY)], sizes.e2e_rate, sizes.e2e_seconds
@@ -434,34 +399,6 @@ def e2e(ctx: Context, stack_cls: type[Stack], nodes: int = 1) -> dict[str, float
         f"{prefix}_post_p99_ms": percentile(sent["post_ms"], 99),
         f"{prefix}_send_lag_p99_ms": percentile(sent["lag_ms"], 99),
     }
-
-
-def physical_run(ctx: Context, scenario: str) -> dict[str, float]:
-    """The same work by ``bench/physical.py``, on a database migrated by ``run.py migrate``."""
-    sizes = ctx.sizes
-    reference = OursStack(
-        ctx.folder("physical", scenario), (), ctx.database("physical", scenario), 1
-    )
-    reference.migrate()
-    url = reference.url
-    if scenario in ("drain", "drain2"):
-        reference.seed(sizes.drain_tasks, BENCH_DB_URL=url)
-        done = physical.run("drain", url, processes=NODES.get(scenario, 1))
-        if done["tasks"] != sizes.drain_tasks:
-            raise RuntimeError(f"physical drain completed {done['tasks']} of {sizes.drain_tasks}")
-        rate_key = f"{scenario}_tps"
-    else:
-        seconds = sizes.enqueue_seconds if scenario == "enqueue" else sizes.bulk_seconds
-        done = physical.run(scenario, url, seconds)
-        rate_key = "enqueue_rps" if scenario == "enqueue" else "bulk_tps"
-    tasks = done["tasks"]
-    metrics = {rate_key: tasks / done["seconds"]}
-    metrics[f"{scenario}_cpu_user_us"] = done["cpu_user"] * 1e6 / tasks
-    metrics[f"{scenario}_cpu_sys_us"] = done["cpu_sys"] * 1e6 / tasks
-    if ctx.db == "postgresql":
-        metrics[f"{scenario}_db_cpu_user_us"] = done["db_user"] * 1e6 / tasks
-        metrics[f"{scenario}_db_cpu_sys_us"] = done["db_sys"] * 1e6 / tasks
-    return metrics
 
 
 SCALE_URLS = {
@@ -554,7 +491,7 @@ def run_one(ctx: Context, scenario: str, stack_name: str) -> dict[str, float]:
 
     try:
         if stack_name == "physical":
-            return physical_run(ctx, scenario)
+            return physical.scenario(ctx, scenario)
         if scenario == "mix":
             return mix.run(ctx)
         return RUNNERS[scenario](ctx, STACKS[stack_name])
