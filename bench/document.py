@@ -257,9 +257,11 @@ SQLite; all completed but the newest 100,000 queued), then measures GET
 `?limit`), `/metrics` once it exists (a 404 is noted, not measured), peak
 RSS, the size on disk per task, and the drain rate against the same backlog
 on an empty table (target: within 20 %). It writes
-`bench/results/SCALE-ROWS.md`. On this machine the fill takes about 7 s per
-1,000,000 rows on SQLite and 16 s on PostgreSQL, so a `--scale 10m --db all`
-run takes about 10 minutes.
+`bench/results/SCALE-ROWS.md`. On this machine filling 1,000,000 rows took
+7 to 10 s on SQLite and 16 to 18 s on PostgreSQL (with `VACUUM ANALYZE`),
+and a whole `--scale 1m --db all` run 150 s; `--scale 10m --db all` is
+estimated at 10 to 15 minutes (the fill slows as the indexes outgrow the
+cache).
 """
 
 
