@@ -23,9 +23,13 @@ setup(
             # Exact: another ruff release may format differently, and CI checks the format.
             "ruff==0.17.6",
         ],
+        # Everything `python -m bench` imports or starts (wrk and redis-server come from apt).
         "bench": [
+            "psutil>=5.9",  # process memory and CPU time, other load on the machine
             "huey>=2.5",
             "celery[redis]>=5.3",
+            "procrastinate>=3.2",  # 3.2 added batch_defer, used for bulk POSTs; brings psycopg 3
+            "py-spy>=0.3.14",  # only for --profile
         ],
     },
     entry_points={"console_scripts": ["taskqueue=run:main"]},

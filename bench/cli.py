@@ -14,8 +14,9 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import document, machine, procs, report, scenarios, wrk
-from bench.stacks import STACKS
+from bench import baseline, document, machine, pg, procs, report, scenarios, wrk
+
+ALL_STACKS = ("ours", "huey", "celery", "procrastinate", "physical")
 
 # git-ignored: raw numbers, partial reports (a --snapshot run writes to the original's)
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", procs.REPO / "bench" / "results"))
@@ -26,7 +27,20 @@ OTHER_LOAD_WARNING_CORES = report.OTHER_LOAD_LIMIT_CORES
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark this task queue against Huey and Celery (issue 4).",
+        description="Benchmark this task queue against its peers: Huey and Celery on SQLite, "
+        "procrastinate and Celery on PostgreSQL, and the storage's own limit (issues 4 and 14).",
+    )
+    parser.add_argument(
+        "--db",
+        default="sqlite",
+        help="storages to run on: sqlite (default), postgresql, or all (= sqlite,postgresql)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default=pg.SERVER_URL,
+        metavar="URL",
+        help="PostgreSQL server for the scratch bench_* databases (env BENCH_PG_URL; "
+        f"default {pg.DEFAULT_SERVER_URL})",
     )
     parser.add_argument(
         "--quick",
@@ -35,13 +49,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        default=",".join(scenarios.SCENARIOS),
-        help="comma-separated scenarios to run, from: " + ", ".join(scenarios.SCENARIOS),
+        default=None,
+        help="comma-separated scenarios to run, from: "
+        + ", ".join(scenarios.SCENARIOS)
+        + " (default: each storage's own set: "
+        + "; ".join(f"{db}: {','.join(s)}" for db, s in scenarios.DEFAULT_SCENARIOS.items())
+        + ")",
     )
     parser.add_argument(
         "--stacks",
-        default=",".join(STACKS),
-        help="comma-separated stacks to run, from: " + ", ".join(STACKS),
+        default=None,
+        help="comma-separated stacks to run, from: "
+        + ", ".join(ALL_STACKS)
+        + " (each runs where it can: Huey on SQLite, procrastinate on PostgreSQL)",
+    )
+    parser.add_argument(
+        "--scale",
+        default=None,
+        metavar="ROWS",
+        help="instead of the scenarios: the large-table run of our service with ROWS tasks "
+        "(e.g. 10m, 1m, 200k), on each --db; writes bench/results/SCALE-ROWS.md",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="compare this run with a saved results JSON (e.g. bench/results/latest.json) "
+        "and print the ratio of every figure",
     )
     parser.add_argument(
         "--repeat",
@@ -106,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _databases(text: str) -> list[str]:
+    if text == "all":
+        return list(scenarios.DATABASES)
+    return _choices(text, scenarios.DATABASES, "storage")
+
+
 def _choices(text: str, allowed, what: str) -> list[str]:
     chosen = [item.strip() for item in text.split(",") if item.strip()]
     unknown = [item for item in chosen if item not in allowed]
@@ -165,29 +206,82 @@ def _run_snapshot(argv: list[str], output: Path) -> int:
         shutil.rmtree(source, ignore_errors=True)
 
 
+def _run_scenario(
+    ctx: scenarios.Context,
+    scenario: str,
+    names: list[str],
+    args: argparse.Namespace,
+    runs: dict,
+    failures: list[str],
+    started: float,
+) -> None:
+    """Every round of one scenario on ``ctx.db``; rounds go round the stacks, so that drift
+    on the machine hits each alike."""
+    rounds = 1 if scenario == "scale" else args.repeat
+    for ctx.round in range(rounds):
+        for name in names:
+            if not scenarios.applies(scenario, name, ctx.db):
+                continue
+            label = f" (round {ctx.round + 1} of {rounds})" if rounds > 1 else ""
+            print(
+                f"[{time.monotonic() - started:5.0f}s] {ctx.db} {scenario}: {name}{label}",
+                flush=True,
+            )
+            if args.wait_quiet:
+                _wait_quiet(args.wait_quiet)
+            try:
+                with machine.OtherLoad() as other:
+                    values = scenarios.run_one(ctx, scenario, name)
+                values[f"{scenario}_other_load_cores"] = other.cores
+                if other.cores > OTHER_LOAD_WARNING_CORES:
+                    print(
+                        f"    note: other work kept {other.cores:.2f} cores busy "
+                        "meanwhile; these numbers are disturbed",
+                        flush=True,
+                    )
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one failure must not lose the rest
+                failures.append(f"{ctx.db} {scenario} / {name}: {type(exc).__name__}: {exc}")
+                print(f"    FAILED: {exc}", flush=True)
+                traceback.print_exc()
+                continue
+            runs.setdefault(name, {}).setdefault(scenario, []).append(values)
+            print("    " + ", ".join(f"{k}={v:,.1f}" for k, v in values.items()), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Children run in the repository (or its snapshot): paths must not depend on the cwd.
-    for name in ("output", "workdir", "profile"):
+    for name in ("output", "workdir", "profile", "baseline"):
         if getattr(args, name) is not None:
             setattr(args, name, getattr(args, name).resolve())
-    only = _choices(args.only, scenarios.SCENARIOS, "scenario")
-    stack_names = _choices(args.stacks, STACKS, "stack")
+    dbs = _databases(args.db)
+    only = _choices(args.only, scenarios.SCENARIOS, "scenario") if args.only else None
+    stack_names = _choices(args.stacks, ALL_STACKS, "stack") if args.stacks else None
     sizes = scenarios.QUICK if args.quick else scenarios.FULL
     if args.repeat < 1:
         raise SystemExit("--repeat must be at least 1")
     complete = (
         not args.quick
-        and set(only) == set(scenarios.SCENARIOS)
-        and set(stack_names) == set(STACKS)
+        and set(dbs) == set(scenarios.DATABASES)
+        and only is None
+        and stack_names is None
         and not args.ours_arg
         and args.profile is None
+        and args.scale is None
     )
     output = (
         args.output or (FULL_REPORT if complete else RESULTS_DIR / "BENCHMARKS-partial.md")
     ).resolve()
     if args.snapshot:
         return _run_snapshot(sys.argv[1:] if argv is None else argv, output)
+    if "postgresql" in dbs:
+        why = pg.available(args.pg_url)
+        if why is not None:
+            raise SystemExit(f"PostgreSQL at {pg.redact(args.pg_url)} not reachable: {why}")
+    # Children (seeders, stacks) read the server from the environment.
+    pg.SERVER_URL = os.environ["BENCH_PG_URL"] = args.pg_url
     if not wrk.available():
         print(
             "note: wrk is not installed (apt-get install wrk); enqueue uses Python clients",
@@ -203,8 +297,17 @@ def main(argv: list[str] | None = None) -> int:
         profile_dir=args.profile,
         profile_gil=args.profile_gil,
         log=lambda line: print(line, flush=True),
+        pg_url=args.pg_url,
+        keep=args.keep,
     )
-    runs: report.Runs = {name: {} for name in stack_names}
+    if args.scale is not None:
+        from bench import bigscale
+
+        code = bigscale.main(ctx, dbs, args.scale, RESULTS_DIR, args.wait_quiet)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return code
+    runs: report.Runs = {db: {} for db in dbs}
     failures: list[str] = []
     started = time.monotonic()
     load_before = machine.load_average()
@@ -215,53 +318,31 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     print(f"benchmark ({'quick' if args.quick else 'full'}) in {workdir}", flush=True)
     try:
-        for scenario in only:
-            # Rounds go round the stacks, so that drift on the machine hits each alike.
-            rounds = 1 if scenario == "scale" else args.repeat
-            for ctx.round in range(rounds):
-                for name in stack_names:
-                    if scenario == "scale" and name != "ours":
-                        continue
-                    label = f" (round {ctx.round + 1} of {rounds})" if rounds > 1 else ""
-                    print(
-                        f"[{time.monotonic() - started:5.0f}s] {scenario}: {name}{label}",
-                        flush=True,
-                    )
-                    if args.wait_quiet:
-                        _wait_quiet(args.wait_quiet)
-                    try:
-                        with machine.OtherLoad() as other:
-                            values = scenarios.RUNNERS[scenario](ctx, STACKS[name])
-                        values[f"{scenario}_other_load_cores"] = other.cores
-                        if other.cores > OTHER_LOAD_WARNING_CORES:
-                            print(
-                                f"    note: other work kept {other.cores:.2f} cores busy "
-                                "meanwhile; these numbers are disturbed",
-                                flush=True,
-                            )
-                    except KeyboardInterrupt:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - one failure must not lose the rest
-                        failures.append(f"{scenario} / {name}: {type(exc).__name__}: {exc}")
-                        print(f"    FAILED: {exc}", flush=True)
-                        traceback.print_exc()
-                        continue
-                    runs[name].setdefault(scenario, []).append(values)
-                    print(
-                        "    " + ", ".join(f"{k}={v:,.1f}" for k, v in values.items()), flush=True
-                    )
+        for ctx.db in dbs:
+            names = stack_names or list(scenarios.DEFAULT_STACKS[ctx.db])
+            for scenario in only or scenarios.DEFAULT_SCENARIOS[ctx.db]:
+                _run_scenario(ctx, scenario, names, args, runs[ctx.db], failures, started)
     except KeyboardInterrupt:
         print("interrupted: stopping every process started", file=sys.stderr)
         failures.append("interrupted")
     finally:
         procs.stop_all()
+        ctx.drop_scratch()
     elapsed = time.monotonic() - started
     results, disturbed = report.summarize(runs)
 
-    info = machine.describe(workdir, load_before)
-    rows = report.table(results, sizes, disturbed)
-    print()
-    print(report.plain(rows))
+    info = machine.describe(workdir, load_before, "postgresql" in dbs)
+    tables = {}
+    for db in dbs:
+        tables[db] = (
+            report.table(results, sizes, db, disturbed),
+            report.cost_table(results, db, disturbed),
+        )
+        print(f"\n{report.DB_LABELS[db]}\n")
+        print(report.plain(tables[db][0]))
+        if tables[db][1]:
+            print("\nCPU per task, µs, user + system:")
+            print(report.plain(tables[db][1]))
     print(
         "\n(ratios: above 1× means ours is better, for throughput and for latency alike;"
         f"\n {report.DISTURBED.strip()} = every round of it ran while other programs used "
@@ -269,11 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     for failure in failures:
         print(f"FAILED {failure}")
+    if args.baseline is not None:
+        print(f"\nagainst the baseline {args.baseline}:")
+        print(report.plain(baseline.compare(results, baseline.load(args.baseline))))
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     raw = {
         "machine": info,
         "quick": args.quick,
+        "databases": dbs,
         "sizes": sizes.__dict__,
         "results": results,
         "runs": runs,
@@ -285,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_name = "latest.json" if output == FULL_REPORT.resolve() else "latest-partial.json"
     (RESULTS_DIR / raw_name).write_text(json.dumps(raw, indent=2, default=str))
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(document.render(rows, runs, info, sizes, args, failures, elapsed))
+    output.write_text(document.render(tables, runs, info, sizes, args, failures, elapsed))
     print(f"wrote {output} in {elapsed:.0f}s")
 
     if args.profile is not None:

@@ -3,7 +3,7 @@
 - ``closed_loop``: C clients in C processes, each on one keep-alive
   connection, sending the same request back to back for a fixed time (the
   bulk scenario, and enqueue when wrk is missing).
-- ``open_loop``: requests at a fixed rate on a schedule, in one process
+- ``OpenLoop``: requests at a fixed rate on a schedule, in one process
   with enough threads that a slow answer delays no later request; each
   accepted task id is handed over with the time it was *meant* to be sent,
   so a stall counts against the server (no coordinated omission).
@@ -128,14 +128,18 @@ def closed_loop(
     )
 
 
-def _open_loop_sender(base_url, body, rate, count, start_at, accepted, threads) -> None:
-    """Request i is due at ``start_at + i / rate`` (monotonic clock, shared by processes)."""
-    host, port = _host_port(base_url)
+def _open_loop_sender(base_urls, bodies, rate, count, start_at, accepted, threads) -> None:
+    """Request i is due at ``start_at + i / rate`` (monotonic clock, shared by processes);
+    it goes to ``base_urls[i % n]`` with ``bodies[i % m]``."""
+    addresses = [_host_port(base_url) for base_url in base_urls]
     next_index = itertools.count()
     lock = threading.Lock()
 
     def send() -> None:
-        conn = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_SECONDS)
+        conns = [
+            http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_SECONDS)
+            for host, port in addresses
+        ]
         while True:
             with lock:
                 index = next(next_index)
@@ -145,6 +149,9 @@ def _open_loop_sender(base_url, body, rate, count, start_at, accepted, threads) 
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            which = index % len(conns)
+            conn = conns[which]
+            body = bodies[index % len(bodies)]
             sent = time.monotonic()
             try:
                 conn.request("POST", "/tasks", body=body, headers=JSON_HEADERS)
@@ -152,7 +159,10 @@ def _open_loop_sender(base_url, body, rate, count, start_at, accepted, threads) 
                 data = response.read()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                conn = http.client.HTTPConnection(host, port, timeout=REQUEST_TIMEOUT_SECONDS)
+                host, port = addresses[which]
+                conns[which] = http.client.HTTPConnection(
+                    host, port, timeout=REQUEST_TIMEOUT_SECONDS
+                )
                 accepted.put(("error", due, sent, time.monotonic(), repr(exc)))
                 continue
             answered = time.monotonic()
@@ -160,7 +170,8 @@ def _open_loop_sender(base_url, body, rate, count, start_at, accepted, threads) 
                 accepted.put((json.loads(data)["id"], due, sent, answered, None))
             else:
                 accepted.put(("error", due, sent, answered, f"HTTP {response.status}"))
-        conn.close()
+        for conn in conns:
+            conn.close()
 
     pool = [threading.Thread(target=send, daemon=True) for _ in range(threads)]
     for thread in pool:
@@ -172,12 +183,13 @@ def _open_loop_sender(base_url, body, rate, count, start_at, accepted, threads) 
 
 class OpenLoop:
     """A sender process at a fixed rate; ``accepted`` yields ``(id, due, sent, answered, error)``
-    tuples and finally ``None``."""
+    tuples and finally ``None``. With several URLs (nodes) the requests go to each in turn;
+    with several bodies, likewise."""
 
     def __init__(
         self,
-        base_url: str,
-        body: bytes,
+        base_urls: list[str],
+        bodies: list[bytes],
         rate: float,
         count: int,
         lead_seconds: float = 0.5,
@@ -187,7 +199,7 @@ class OpenLoop:
         self.start_at = time.monotonic() + lead_seconds  # time for the process to spawn
         self._process = _mp.Process(
             target=_open_loop_sender,
-            args=(base_url, body, rate, count, self.start_at, self.accepted, threads),
+            args=(base_urls, bodies, rate, count, self.start_at, self.accepted, threads),
         )
 
     def __enter__(self) -> OpenLoop:

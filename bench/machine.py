@@ -15,9 +15,23 @@ from pathlib import Path
 
 import psutil
 
+from bench import pg
 from bench.procs import REPO
 
-PACKAGES = ("CherryPy", "peewee", "pykka", "orjson", "huey", "celery", "kombu", "redis")
+PACKAGES = (
+    "CherryPy",
+    "peewee",
+    "pykka",
+    "orjson",
+    "huey",
+    "celery",
+    "kombu",
+    "redis",
+    "procrastinate",
+    "psycopg",
+    "psycopg2-binary",
+)
+PG_SETTINGS = ("shared_buffers", "synchronous_commit", "fsync", "autovacuum", "max_connections")
 CORE_PATHS = ("models", "actors", "web", "run.py")
 
 
@@ -90,10 +104,12 @@ def _others_cpu_seconds() -> dict[tuple[int, float], float]:
     me = psutil.Process()
     ours = {me.pid, *(child.pid for child in me.children(recursive=True))}
     seen = {}
-    for proc in psutil.process_iter(["pid", "ppid", "create_time", "cpu_times"]):
+    for proc in psutil.process_iter(["pid", "ppid", "name", "create_time", "cpu_times"]):
         info = proc.info
         if info["pid"] in ours or info["pid"] == 2 or info["ppid"] == 2 or not info["cpu_times"]:
             continue  # the benchmark's own processes, and kernel threads
+        if info["name"] == "postgres" and pg.is_bench_or_shared(proc):
+            continue  # the server working for the benchmark's databases
         t = info["cpu_times"]
         seen[(info["pid"], info["create_time"])] = (
             t.user + t.system + getattr(t, "children_user", 0) + getattr(t, "children_system", 0)
@@ -107,7 +123,10 @@ class OtherLoad:
     Counts the CPU time of every user process that is not the benchmark or
     one it started (a test suite, a build), including the children they
     waited for. Above about 0.1 cores the numbers of that block are
-    disturbed. Kernel threads are left out: they also do our own I/O.
+    disturbed. Kernel threads are left out: they also do our own I/O. So are
+    the PostgreSQL server's backends of ``bench_`` databases and its
+    cluster-wide helpers (WAL writer, checkpointer…), which work for us;
+    backends of other databases (another engineer's test run) count.
     """
 
     def __enter__(self) -> OtherLoad:
@@ -122,8 +141,27 @@ class OtherLoad:
         self.cores = max(0.0, other / elapsed) if elapsed > 0 else 0.0
 
 
-def describe(workdir: Path, load_before: str) -> dict[str, str]:
-    postgres = _first_line(["postgres", "--version"])
+def _pg_server() -> str:
+    """The server the PostgreSQL scenarios used, and the settings that matter to them."""
+    try:
+        conn = pg.connect(pg.database_url(pg.SERVER_URL, "postgres"))
+    except Exception as exc:  # noqa: BLE001 - the report says why instead
+        return f"not reachable ({type(exc).__name__})"
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW server_version")
+            version = cur.fetchone()[0]
+            settings = []
+            for name in PG_SETTINGS:
+                cur.execute(f"SHOW {name}")
+                settings.append(f"{name}={cur.fetchone()[0]}")
+    finally:
+        conn.close()
+    return f"{version} at {pg.redact(pg.SERVER_URL)} ({', '.join(settings)})"
+
+
+def describe(workdir: Path, load_before: str, postgresql: bool = False) -> dict[str, str]:
+    postgres = _pg_server() if postgresql else _first_line(["postgres", "--version"])
     if postgres == "not installed":
         postgres = _first_line(["psql", "--version"])
     dirty = _git("status", "--porcelain", "--", *CORE_PATHS)

@@ -1,4 +1,4 @@
-"""The table: ours against Huey and Celery, with ratios and the targets of issue 4."""
+"""The tables: ours against its peers on each storage, with ratios, targets and cost per task."""
 
 from __future__ import annotations
 
@@ -6,34 +6,47 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from bench.scenarios import Sizes
+from bench.scenarios import DEFAULT_STACKS, Sizes
 
 HIGHER, LOWER = "higher", "lower"
 OTHER_LOAD_LIMIT_CORES = 0.1  # other programs busier than this during a run disturb it
 DISTURBED = " *"
+STACK_LABELS = {
+    "ours": "ours",
+    "huey": "Huey",
+    "celery": "Celery",
+    "procrastinate": "procrastinate",
+    "physical": "physical",
+}
+DB_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+COST_SCENARIOS = ("enqueue", "bulk", "drain", "drain2")
 
-# runs[stack][scenario] is one dict of metrics per round.
-Runs = dict[str, dict[str, list[dict[str, float]]]]
+# runs[db][stack][scenario] is one dict of metrics per round.
+Runs = dict[str, dict[str, dict[str, list[dict[str, float]]]]]
+Results = dict[str, dict[str, dict[str, float]]]  # results[db][stack][metric]
+Disturbed = set[tuple[str, str, str]]  # (db, stack, metric) with only disturbed rounds
 
 
-def summarize(runs: Runs) -> tuple[dict[str, dict[str, float]], set[tuple[str, str]]]:
-    """Medians per stack and metric, over the rounds no other program disturbed when there
-    are any; and the (stack, metric) pairs that had only disturbed rounds."""
-    results: dict[str, dict[str, float]] = {}
-    disturbed: set[tuple[str, str]] = set()
-    for stack, by_scenario in runs.items():
-        results[stack] = {}
-        for scenario, rounds in by_scenario.items():
-            quiet = [
-                r
-                for r in rounds
-                if r.get(f"{scenario}_other_load_cores", 0.0) < OTHER_LOAD_LIMIT_CORES
-            ]
-            for key in {key for r in rounds for key in r}:
-                values = [r[key] for r in (quiet or rounds) if key in r]
-                results[stack][key] = statistics.median(values)
-                if not quiet:
-                    disturbed.add((stack, key))
+def summarize(runs: Runs) -> tuple[Results, Disturbed]:
+    """Medians per storage, stack and metric, over the rounds no other program disturbed
+    when there are any; and the values that had only disturbed rounds."""
+    results: Results = {}
+    disturbed: Disturbed = set()
+    for db, by_stack in runs.items():
+        results[db] = {}
+        for stack, by_scenario in by_stack.items():
+            results[db][stack] = {}
+            for scenario, rounds in by_scenario.items():
+                quiet = [
+                    r
+                    for r in rounds
+                    if r.get(f"{scenario}_other_load_cores", 0.0) < OTHER_LOAD_LIMIT_CORES
+                ]
+                for key in {key for r in rounds for key in r}:
+                    values = [r[key] for r in (quiet or rounds) if key in r]
+                    results[db][stack][key] = statistics.median(values)
+                    if not quiet:
+                        disturbed.add((db, stack, key))
     return results, disturbed
 
 
@@ -44,43 +57,48 @@ class Metric:
     unit: str
     better: str
     target: float | None = None  # for ours; ≥ when higher is better, ≤ when lower
-    vs_huey: float | None = None  # ours must be at least this many times better
-    vs_celery: float | None = None
+    vs: tuple[tuple[str, float], ...] = ()  # (stack, ours must be at least this many times better)
     digits: int = 0
+    vs_sqlite: float | None = None  # ours here must reach this share of ours on SQLite
+    target_plus: str | None = None  # the target is ``target`` plus this metric of ours
 
 
-def metrics(sizes: Sizes) -> list[Metric]:
-    rows = f"{sizes.scale_rows:,}"
+def _common(sizes: Sizes, db: str) -> list[Metric]:
+    """Rows every storage has: enqueue and bulk (one node), drain (one node)."""
+    pg = db == "postgresql"
     return [
         Metric(
             "enqueue_rps",
             f"enqueue, {sizes.enqueue_clients} clients",
             "req/s",
             HIGHER,
-            1300,
-            1.0,
-            1.7,
+            None if pg else 1300,
+            () if pg else (("huey", 1.0), ("celery", 1.7)),
+            vs_sqlite=0.9 if pg else None,
         ),
         Metric("enqueue_p50_ms", "enqueue p50", "ms", LOWER, digits=1),
-        Metric("enqueue_p99_ms", "enqueue p99", "ms", LOWER, 25, digits=1),
+        Metric("enqueue_p99_ms", "enqueue p99", "ms", LOWER, None if pg else 25, digits=1),
         Metric(
             "bulk_tps",
             f"bulk enqueue, {sizes.bulk_batch:,}/request, {sizes.bulk_clients} clients",
             "tasks/s",
             HIGHER,
-            30000,
+            None if pg else 30000,
         ),
         Metric(
             "drain_tps",
-            f"drain {sizes.drain_tasks:,}, 2 workers",
+            f"drain {sizes.drain_tasks:,}, 1 node (2 workers)",
             "tasks/s",
             HIGHER,
-            4000,
-            2.5,
-            4.0,
+            None if pg else 4000,
+            () if pg else (("huey", 2.5), ("celery", 4.0)),
         ),
-        Metric("e2e_p50_ms", f"end to end at {sizes.e2e_rate:g}/s, p50", "ms", LOWER, digits=1),
-        Metric("e2e_p99_ms", f"end to end at {sizes.e2e_rate:g}/s, p99", "ms", LOWER, 30, digits=1),
+    ]
+
+
+def _scale(sizes: Sizes) -> list[Metric]:
+    rows = f"{sizes.scale_rows:,}"
+    return [
         Metric("rss_empty_mb", "peak RSS, empty table", "MB", LOWER, digits=1),
         Metric("rss_held_mb", f"peak RSS holding {rows} queued", "MB", LOWER, 150, digits=1),
         Metric(
@@ -113,8 +131,49 @@ def metrics(sizes: Sizes) -> list[Metric]:
     ]
 
 
-def _value(results: dict, stack: str, key: str) -> float | None:
-    value = results.get(stack, {}).get(key)
+def _mix(sizes: Sizes) -> list[Metric]:
+    what = f"commit after return, fast/slow mix at {sizes.mix_rate:g}/s"
+    return [
+        Metric("mix_commit_p50_ms", f"{what}, p50", "ms", LOWER, digits=1),
+        Metric(
+            "mix_commit_p99_ms",
+            f"{what}, p99",
+            "ms",
+            LOWER,
+            10,
+            digits=1,
+            target_plus="mix_one_commit_ms",
+        ),
+        Metric("mix_one_commit_ms", "one durable commit (median)", "ms", LOWER, digits=2),
+    ]
+
+
+def metrics(sizes: Sizes, db: str = "sqlite") -> list[Metric]:
+    rate = f"{sizes.e2e_rate:g}/s"
+    if db == "postgresql":
+        middle = [
+            Metric(
+                "drain2_tps",
+                f"drain {sizes.drain_tasks:,}, 2 nodes (2 workers each)",
+                "tasks/s",
+                HIGHER,
+                vs=(("procrastinate", 2.0), ("celery", 3.0)),
+            ),
+            Metric("e2e2_p50_ms", f"end to end at {rate}, 2 nodes, p50", "ms", LOWER, digits=1),
+            Metric("e2e2_p99_ms", f"end to end at {rate}, 2 nodes, p99", "ms", LOWER, 25, digits=1),
+            Metric("e2e2_p999_ms", f"end to end at {rate}, 2 nodes, p99.9", "ms", LOWER, digits=1),
+        ]
+    else:
+        middle = [
+            Metric("e2e_p50_ms", f"end to end at {rate}, p50", "ms", LOWER, digits=1),
+            Metric("e2e_p99_ms", f"end to end at {rate}, p99", "ms", LOWER, 30, digits=1),
+            Metric("e2e_p999_ms", f"end to end at {rate}, p99.9", "ms", LOWER, digits=1),
+        ]
+    return [*_common(sizes, db), *middle, *_scale(sizes), *_mix(sizes)]
+
+
+def _value(results: Results, db: str, stack: str, key: str) -> float | None:
+    value = results.get(db, {}).get(stack, {}).get(key)
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
@@ -124,77 +183,117 @@ def _fmt(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def _advantage(metric: Metric, ours: float | None, theirs: float | None) -> float | None:
+def advantage(better: str, ours: float | None, theirs: float | None) -> float | None:
     """How many times better ours is: above 1 means ours wins, whichever way is better."""
     if ours is None or theirs is None or ours <= 0 or theirs <= 0:
         return None
-    return ours / theirs if metric.better == HIGHER else theirs / ours
+    return ours / theirs if better == HIGHER else theirs / ours
 
 
-def _target_text(metric: Metric) -> str:
-    parts = []
+def _target(metric: Metric, results: Results, db: str) -> tuple[str, list[bool | None]]:
+    """The target's text, and one check per part (None: not measured in this run)."""
+    ours = _value(results, db, "ours", metric.key)
+    sign = "≥" if metric.better == HIGHER else "≤"
+    parts, checks = [], []
     if metric.target is not None:
-        sign = "≥" if metric.better == HIGHER else "≤"
-        parts.append(f"{sign} {metric.target:,g}")
-    if metric.vs_huey is not None:
-        parts.append(f"≥ {metric.vs_huey:g}× Huey")
-    if metric.vs_celery is not None:
-        parts.append(f"≥ {metric.vs_celery:g}× Celery")
-    return "; ".join(parts)
+        limit = metric.target
+        text = f"{sign} {metric.target:,g}"
+        if metric.target_plus:
+            plus = _value(results, db, "ours", metric.target_plus)
+            limit = None if plus is None else metric.target + plus
+            text += " + one commit" + ("" if limit is None else f" = {limit:,.1f}")
+        parts.append(text)
+        if ours is None or limit is None:
+            checks.append(None)
+        else:
+            checks.append(ours >= limit if metric.better == HIGHER else ours <= limit)
+    for stack, times in metric.vs:
+        parts.append(f"≥ {times:g}× {STACK_LABELS[stack]}")
+        ratio = advantage(metric.better, ours, _value(results, db, stack, metric.key))
+        checks.append(None if ratio is None else ratio >= times)
+    if metric.vs_sqlite is not None:
+        sqlite = _value(results, "sqlite", "ours", metric.key)
+        text = f"≥ {metric.vs_sqlite:.0%} of SQLite"
+        if sqlite is not None:
+            text += f" ({sqlite * metric.vs_sqlite:,.0f})"
+        parts.append(text)
+        checks.append(None if ours is None or sqlite is None else ours >= metric.vs_sqlite * sqlite)
+    return "; ".join(parts), checks
 
 
-def _met(metric: Metric, ours: float | None, vs_huey: float | None, vs_celery: float | None) -> str:
-    if ours is None or not _target_text(metric):
+def _met(checks: list[bool | None]) -> str:
+    if not checks:
         return ""
-    checks = []
-    if metric.target is not None:
-        checks.append(ours >= metric.target if metric.better == HIGHER else ours <= metric.target)
-    if metric.vs_huey is not None and vs_huey is not None:
-        checks.append(vs_huey >= metric.vs_huey)
-    if metric.vs_celery is not None and vs_celery is not None:
-        checks.append(vs_celery >= metric.vs_celery)
-    return "yes" if all(checks) else "no"
+    if any(check is False for check in checks):
+        return "no"
+    if any(check is None for check in checks):
+        return "not measured"
+    return "yes"
+
+
+def stacks_of(results: Results, db: str) -> list[str]:
+    """The stacks of ``db`` in table order: ours, the peers, physical."""
+    present = results.get(db, {})
+    order = [s for s in DEFAULT_STACKS.get(db, ()) if s in present]
+    return order + [s for s in present if s not in order]
 
 
 def table(
-    results: dict, sizes: Sizes, disturbed: set[tuple[str, str]] = frozenset()
+    results: Results, sizes: Sizes, db: str = "sqlite", disturbed: Disturbed = frozenset()
 ) -> list[list[str]]:
+    stacks = stacks_of(results, db)
+    others = [s for s in stacks if s != "ours"]
     header = [
         "what",
         "unit",
-        "ours",
-        "Huey",
-        "Celery",
-        "ours vs Huey",
-        "ours vs Celery",
+        *(STACK_LABELS.get(s, s) for s in stacks),
+        *(f"ours vs {STACK_LABELS.get(s, s)}" for s in others),
         "target (ours)",
         "met",
     ]
     rows = [header]
-    for metric in metrics(sizes):
-        ours = _value(results, "ours", metric.key)
-        huey = _value(results, "huey", metric.key)
-        celery = _value(results, "celery", metric.key)
-        if ours is None and huey is None and celery is None:
+    for metric in metrics(sizes, db):
+        values = {s: _value(results, db, s, metric.key) for s in stacks}
+        if all(value is None for value in values.values()):
             continue
-        vs_huey = _advantage(metric, ours, huey)
-        vs_celery = _advantage(metric, ours, celery)
         cells = [
-            _fmt(value, metric.digits) + (DISTURBED if (stack, metric.key) in disturbed else "")
-            for stack, value in (("ours", ours), ("huey", huey), ("celery", celery))
+            _fmt(values[s], metric.digits) + (DISTURBED if (db, s, metric.key) in disturbed else "")
+            for s in stacks
         ]
+        ratios = [advantage(metric.better, values.get("ours"), values[s]) for s in others]
+        target_text, checks = _target(metric, results, db)
         rows.append(
             [
                 metric.label,
                 metric.unit,
                 *cells,
-                "—" if vs_huey is None else f"{vs_huey:.2f}×",
-                "—" if vs_celery is None else f"{vs_celery:.2f}×",
-                _target_text(metric),
-                _met(metric, ours, vs_huey, vs_celery),
+                *("—" if r is None else f"{r:.2f}×" for r in ratios),
+                target_text,
+                _met(checks),
             ]
         )
     return rows
+
+
+def cost_table(results: Results, db: str, disturbed: Disturbed = frozenset()) -> list[list[str]]:
+    """CPU µs per task, user + system: the stack's own processes, and its database backends."""
+    stacks = stacks_of(results, db)
+    rows = [["what", *(STACK_LABELS.get(s, s) for s in stacks)]]
+    groups = [("cpu", "processes")]
+    if db == "postgresql":
+        groups.append(("db_cpu", "PostgreSQL backends"))
+    for scenario in COST_SCENARIOS:
+        for group, label in groups:
+            user_key, sys_key = f"{scenario}_{group}_user_us", f"{scenario}_{group}_sys_us"
+            cells = []
+            for s in stacks:
+                user = _value(results, db, s, user_key)
+                system = _value(results, db, s, sys_key)
+                mark = DISTURBED if (db, s, user_key) in disturbed else ""
+                cells.append("—" if user is None else f"{user:,.0f} + {system or 0:,.0f}{mark}")
+            if any(cell != "—" for cell in cells):
+                rows.append([f"{scenario}: {label}", *cells])
+    return rows if len(rows) > 1 else []
 
 
 def markdown(rows: list[list[str]]) -> str:
@@ -224,16 +323,20 @@ def _number(value: float) -> str:
     return f"{value:,.3f}".rstrip("0").rstrip(".")
 
 
-def details(runs: Runs) -> str:
-    """Every number each stack produced (errors, losses, generator lag), every round of it."""
+def details(runs: Runs, db: str) -> str:
+    """Every number each stack produced on ``db`` (errors, losses, generator lag, CPU),
+    every round of it."""
     flat: dict[str, dict[str, list[float]]] = {}
-    for stack, by_scenario in runs.items():
+    for stack, by_scenario in runs.get(db, {}).items():
         for rounds in by_scenario.values():
             for r in rounds:
                 for key, value in r.items():
                     flat.setdefault(stack, {}).setdefault(key, []).append(value)
+    if not flat:
+        return ""
     keys = sorted({key for values in flat.values() for key in values})
-    stacks = [stack for stack in ("ours", "huey", "celery") if stack in flat]
+    order = [s for s in DEFAULT_STACKS.get(db, ()) if s in flat]
+    stacks = order + [s for s in flat if s not in order]
     rows = [["metric", *stacks]]
     for key in keys:
         cells = [

@@ -1,26 +1,30 @@
-"""The five measurements of issue 4, each runnable alone against any stack.
+"""The measurements of issues 4 and 14, each runnable alone against any stack.
 
-Every scenario starts the stack in a fresh folder, measures, and stops
-every process it started (also when it fails). A scenario returns a dict
-of metric name → value; ``report.METRICS`` says what each one means.
+Every scenario starts the stack in a fresh folder (and, on PostgreSQL, a
+fresh scratch database), measures, and stops every process it started (also
+when it fails). A scenario returns a dict of metric name → value;
+``report.metrics`` says what each one means. ``drain2`` and ``e2e2`` are
+``drain`` and ``e2e`` with two nodes on one database. The ``physical`` stack
+is the storage's own limit (``bench/physical.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import shutil
-import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from bench import clients, wrk
+from bench import clients, pg, physical, wrk
+from bench.cpu import CpuMeter, per_task_metrics
 from bench.observe import ID_POLL_SECONDS, CountWatcher, IdWatcher
-from bench.procs import Proc
+from bench.profiler import Profiler
 from bench.stacks import OursStack, Stack
 from bench.stats import percentile
 
@@ -29,7 +33,20 @@ DRAIN_POLL_SECONDS = 0.01
 DRAIN_MIN_RATE = 50  # tasks/s: the drain gives up after backlog / this + a minute
 E2E_GRACE_SECONDS = 30.0  # how long after the last POST a completion may still come
 WARMUP_TIMEOUT_SECONDS = 30.0
-SCENARIOS = ("enqueue", "bulk", "drain", "e2e", "scale")
+SCENARIOS = ("enqueue", "bulk", "drain", "drain2", "e2e", "e2e2", "scale", "mix")
+# What a run does by default on each storage, and with which stacks (in table order).
+DEFAULT_SCENARIOS = {
+    "sqlite": ("enqueue", "bulk", "drain", "e2e", "scale", "mix"),
+    "postgresql": ("enqueue", "bulk", "drain", "drain2", "e2e2", "scale", "mix"),
+}
+DEFAULT_STACKS = {
+    "sqlite": ("ours", "huey", "celery", "physical"),
+    "postgresql": ("ours", "procrastinate", "celery", "physical"),
+}
+DATABASES = tuple(DEFAULT_SCENARIOS)
+NODES = {"drain2": 2, "e2e2": 2}  # scenarios with two nodes on one database
+OURS_ONLY = ("scale", "mix")
+PHYSICAL_SCENARIOS = ("enqueue", "bulk", "drain", "drain2")
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,8 @@ class Sizes:
     scale_drain_seconds: float  # 0: skip the "RSS while draining" phase
     scale_baseline: bool  # measure the RSS of the service on an empty table too
     warmup_seconds: float
+    mix_rate: float  # tasks/s offered in the commit-latency mix
+    mix_seconds: float
 
 
 FULL = Sizes(
@@ -63,11 +82,13 @@ FULL = Sizes(
     scale_drain_seconds=10,
     scale_baseline=True,
     warmup_seconds=1,
+    mix_rate=40,
+    mix_seconds=20,
 )
 QUICK = Sizes(
     enqueue_seconds=2,
     enqueue_clients=16,
-    bulk_seconds=2,
+    bulk_seconds=1.5,
     bulk_batch=1000,
     bulk_clients=4,
     drain_tasks=2_000,
@@ -78,6 +99,8 @@ QUICK = Sizes(
     scale_drain_seconds=0,
     scale_baseline=False,
     warmup_seconds=0,
+    mix_rate=40,
+    mix_seconds=2,
 )
 
 
@@ -91,49 +114,42 @@ class Context:
     log: Callable[[str], None] = print
     round: int = 0  # with --repeat, which run of the scenario this is
     warned_no_wrk: bool = False
+    db: str = "sqlite"  # the storage of this part of the run: sqlite or postgresql
+    pg_url: str = pg.SERVER_URL  # the server the PostgreSQL scratch databases go on
+    keep: bool = False  # keep scratch databases (and folders) for a look afterwards
+    scratch: list[str] = field(default_factory=list)  # databases to drop after the scenario
 
-    def stack(self, stack_cls: type[Stack], scenario: str) -> Stack:
-        """The stack in a new, empty folder (a database left from before would skew it)."""
+    def folder(self, name: str, scenario: str) -> Path:
         suffix = f"-{self.round + 1}" if self.round else ""
-        folder = self.workdir / f"{stack_cls.name}-{scenario}{suffix}"
+        folder = self.workdir / self.db / f"{name}-{scenario}{suffix}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
+        return folder
+
+    def database(self, name: str, scenario: str) -> str | None:
+        """A new scratch PostgreSQL database's URL, or None on SQLite."""
+        if self.db != "postgresql":
+            return None
+        dbname = pg.scratch_name(name, scenario, str(self.round + 1))
+        self.scratch.append(dbname)
+        return pg.create_database(self.pg_url, dbname)
+
+    def stack(self, stack_cls: type[Stack], scenario: str, nodes: int = 1) -> Stack:
+        """The stack in a new, empty folder and database (one left from before would skew it)."""
+        folder = self.folder(stack_cls.name, scenario)
         extra = self.ours_args if stack_cls is OursStack else ()
-        return stack_cls(folder, extra)
+        return stack_cls(folder, extra, self.database(stack_cls.name, scenario), nodes)
 
-
-class _Profiler:
-    """``py-spy record`` of our service while a scenario measures it (``--profile``)."""
-
-    def __init__(self, ctx: Context, stack: Stack, scenario: str) -> None:
-        self._proc: Proc | None = None
-        if ctx.profile_dir is None or not isinstance(stack, OursStack):
+    def drop_scratch(self) -> None:
+        """Drop this scenario's scratch databases (unless --keep)."""
+        names, self.scratch = self.scratch, []
+        if self.keep:
             return
-        ctx.profile_dir.mkdir(parents=True, exist_ok=True)
-        out = ctx.profile_dir / f"{scenario}{'-gil' if ctx.profile_gil else ''}.txt"
-        argv = [
-            "py-spy",
-            "record",
-            "--pid",
-            str(stack.service.pid),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "--nonblocking",
-            "--threads",
-            "-o",
-            str(out),
-        ]
-        if ctx.profile_gil:
-            argv.append("--gil")
-        self._proc = Proc("py-spy", argv, stack.workdir / "py-spy.log")
-        time.sleep(0.5)  # py-spy attaches
-        ctx.log(f"    profiling pid {stack.service.pid} into {out}")
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            self._proc.stop(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for name in names:
+            try:
+                pg.drop_database(self.pg_url, name)
+            except Exception as exc:  # noqa: BLE001 - a leftover database is only disk space
+                self.log(f"    note: could not drop {name}: {exc}")
 
 
 def _load(
@@ -173,6 +189,10 @@ def _task_body_file(folder: Path) -> Path:
     return path
 
 
+def _meter(stack: Stack) -> CpuMeter:
+    return CpuMeter(stack.cpu_groups())
+
+
 def enqueue(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     """POST /tasks, one task per request, 16 keep-alive clients (wrk), for N seconds."""
     sizes = ctx.sizes
@@ -182,12 +202,15 @@ def enqueue(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         body = _task_body_file(stack.workdir)
         if sizes.warmup_seconds:
             _load(ctx, stack.base_url, "/tasks", sizes.warmup_seconds, sizes.enqueue_clients, body)
-        profiler = _Profiler(ctx, stack, "enqueue")
+        profiler = Profiler(ctx, stack, "enqueue")
+        meter = _meter(stack)
+        meter.start()
         try:
             rate, p50, p99, errors = _load(
                 ctx, stack.base_url, "/tasks", sizes.enqueue_seconds, sizes.enqueue_clients, body
             )
         finally:
+            cpu = meter.stop()
             profiler.stop()
     finally:
         stack.stop()
@@ -196,6 +219,7 @@ def enqueue(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         "enqueue_p50_ms": p50,
         "enqueue_p99_ms": p99,
         "enqueue_errors": errors,
+        **per_task_metrics("enqueue", cpu, rate * sizes.enqueue_seconds),
     }
 
 
@@ -206,12 +230,15 @@ def bulk(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     batch = orjson.dumps([{"action": "echo", "data": {"n": n}} for n in range(sizes.bulk_batch)])
     try:
         stack.start(None)
-        profiler = _Profiler(ctx, stack, "bulk")
+        profiler = Profiler(ctx, stack, "bulk")
+        meter = _meter(stack)
+        meter.start()
         try:
             result = clients.closed_loop(
                 stack.base_url, "POST", "/tasks", batch, 202, sizes.bulk_clients, sizes.bulk_seconds
             )
         finally:
+            cpu = meter.stop()
             profiler.stop()
     finally:
         stack.stop()
@@ -224,27 +251,37 @@ def bulk(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         "bulk_p50_ms": result.p50_ms,
         "bulk_p99_ms": result.p99_ms,
         "bulk_errors": result.errors,
+        **per_task_metrics("bulk", cpu, result.ok * sizes.bulk_batch),
     }
 
 
-def drain(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
-    """A backlog made with the workers stopped, then 2 workers with no simulated work."""
+def drain(ctx: Context, stack_cls: type[Stack], nodes: int = 1) -> dict[str, float]:
+    """A backlog made with the workers stopped, then the workers with no simulated work
+    (2 per node); with ``nodes=2``, two nodes on one database."""
     sizes = ctx.sizes
-    stack = ctx.stack(stack_cls, "drain")
+    prefix = "drain" if nodes == 1 else f"drain{nodes}"
+    stack = ctx.stack(stack_cls, prefix, nodes)
     target = sizes.drain_tasks
     timeout = target / DRAIN_MIN_RATE + 60
     watcher: list[CountWatcher] = []
+    meter = _meter(stack)
 
     def watch() -> None:
         watcher.append(
             CountWatcher(
-                stack.completion_db, stack.completed_count_sql, target, timeout, DRAIN_POLL_SECONDS
+                stack.completion_db,
+                stack.completed_count_sql,
+                target,
+                timeout,
+                DRAIN_POLL_SECONDS,
+                on_first=meter.start,
+                on_done=meter.stop,
             ).start()
         )
 
     try:
         stack.start(0.0, backlog=target, on_seeded=watch)
-        profiler = _Profiler(ctx, stack, "drain")
+        profiler = Profiler(ctx, stack, prefix)
         try:
             seen = watcher[0].wait()
         finally:
@@ -255,7 +292,11 @@ def drain(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
         stack.stop()
     if seen.count < target:
         raise RuntimeError(f"drain: only {seen.count} of {target} completed within {timeout:.0f}s")
-    return {"drain_tps": seen.rate, "drain_seconds": seen.last_at - seen.first_at}
+    return {
+        f"{prefix}_tps": seen.rate,
+        f"{prefix}_seconds": seen.last_at - seen.first_at,
+        **per_task_metrics(prefix, meter.result, seen.count - seen.first_count),
+    }
 
 
 def _post_one(base_url: str) -> str:
@@ -286,61 +327,77 @@ def _wait_completed(stack: Stack, task_id: str) -> None:
         raise RuntimeError(f"{stack.name}: warm-up task not completed in {WARMUP_TIMEOUT_SECONDS}s")
 
 
-def e2e(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
-    """POSTs at a fixed rate; latency from when each POST was due to its committed completion."""
-    sizes = ctx.sizes
-    stack = ctx.stack(stack_cls, "e2e")
-    count = int(sizes.e2e_rate * sizes.e2e_seconds)
+def open_loop(
+    stack: Stack,
+    watcher: IdWatcher,
+    bodies: list[bytes],
+    rate: float,
+    seconds: float,
+) -> dict[str, list[float] | int]:
+    """POST ``bodies`` in turn at ``rate`` for ``seconds``, to each node in turn, and
+    watch every accepted task until it is seen completed (or the grace time ends)."""
+    count = int(rate * seconds)
     errors = 0
     post_ms: list[float] = []
     lag_ms: list[float] = []
+    sending = True
+    with clients.OpenLoop(stack.base_urls, bodies, rate, count) as sender:
+        deadline = sender.start_at + seconds + E2E_GRACE_SECONDS
+        while time.monotonic() < deadline and (sending or watcher.pending):
+            arrived = False
+            while sending:
+                try:
+                    item = sender.accepted.get_nowait()
+                except clients.Empty:
+                    break
+                if item is None:
+                    sending = False
+                    break
+                task_id, due, sent, answered, error = item
+                lag_ms.append((sent - due) * 1000)
+                if error is not None:
+                    errors += 1
+                    continue
+                post_ms.append((answered - due) * 1000)
+                watcher.add(task_id, due)
+                arrived = True
+            watcher.check(force=arrived)
+            time.sleep(ID_POLL_SECONDS)
+    return {"count": count, "errors": errors, "post_ms": sorted(post_ms), "lag_ms": sorted(lag_ms)}
+
+
+def e2e(ctx: Context, stack_cls: type[Stack], nodes: int = 1) -> dict[str, float]:
+    """POSTs at a fixed rate (to each node in turn); latency from when each POST was due to
+    its committed completion."""
+    sizes = ctx.sizes
+    prefix = "e2e" if nodes == 1 else f"e2e{nodes}"
+    stack = ctx.stack(stack_cls, prefix, nodes)
     try:
         stack.start(0.0)
-        for _ in range(3):  # every process has run a task before the clock starts
-            _wait_completed(stack, _post_one(stack.base_url))
+        for base_url in stack.base_urls * 3:  # every process has run a task before the clock
+            _wait_completed(stack, _post_one(base_url))
         watcher = IdWatcher(stack.completion_db, stack.completed_ids_sql)
-        profiler = _Profiler(ctx, stack, "e2e")
-        sending = True
-        with clients.OpenLoop(
-            stack.base_url, orjson.dumps(TASK_BODY), sizes.e2e_rate, count
-        ) as sender:
-            deadline = sender.start_at + sizes.e2e_seconds + E2E_GRACE_SECONDS
-            while time.monotonic() < deadline and (sending or watcher.pending):
-                arrived = False
-                while sending:
-                    try:
-                        item = sender.accepted.get_nowait()
-                    except clients.Empty:
-                        break
-                    if item is None:
-                        sending = False
-                        break
-                    task_id, due, sent, answered, error = item
-                    lag_ms.append((sent - due) * 1000)
-                    if error is not None:
-                        errors += 1
-                        continue
-                    post_ms.append((answered - due) * 1000)
-                    watcher.add(task_id, due)
-                    arrived = True
-                watcher.check(force=arrived)
-                time.sleep(ID_POLL_SECONDS)
-        watcher.close()
-        profiler.stop()
+        profiler = Profiler(ctx, stack, prefix)
+        try:
+            sent = open_loop(
+                stack, watcher, [orjson.dumps(TASK_BODY)], sizes.e2e_rate, sizes.e2e_seconds
+            )
+        finally:
+            watcher.close()
+            profiler.stop()
     finally:
         stack.stop()
     latencies = sorted(x * 1000 for x in watcher.done.values())
-    post_ms.sort()
-    lag_ms.sort()
     return {
-        "e2e_p50_ms": percentile(latencies, 50),
-        "e2e_p99_ms": percentile(latencies, 99),
-        "e2e_max_ms": latencies[-1] if latencies else float("nan"),
-        "e2e_completed": len(latencies),
-        "e2e_lost": count - len(latencies),
-        "e2e_errors": errors,
-        "e2e_post_p99_ms": percentile(post_ms, 99),
-        "e2e_send_lag_p99_ms": percentile(lag_ms, 99),
+        f"{prefix}_p50_ms": percentile(latencies, 50),
+        f"{prefix}_p99_ms": percentile(latencies, 99),
+        f"{prefix}_p999_ms": percentile(latencies, 99.9),
+        f"{prefix}_max_ms": latencies[-1] if latencies else float("nan"),
+        f"{prefix}_completed": len(latencies),
+        f"{prefix}_lost": sent["count"] - len(latencies),
+        f"{prefix}_errors": sent["errors"],
+        f"{prefix}_post_p99_ms": percentile(sent["post_ms"], 99),
+        f"{prefix}_send_lag_p99_ms": percentile(sent["lag_ms"], 99),
     }
 
 
@@ -407,6 +464,36 @@ RUNNERS: dict[str, Callable[[Context, type[Stack]], dict[str, float]]] = {
     "enqueue": enqueue,
     "bulk": bulk,
     "drain": drain,
+    "drain2": functools.partial(drain, nodes=2),
     "e2e": e2e,
+    "e2e2": functools.partial(e2e, nodes=2),
     "scale": scale,
 }
+
+
+def applies(scenario: str, stack_name: str, db: str) -> bool:
+    """Whether ``stack_name`` takes part in ``scenario`` on storage ``db``."""
+    from bench.stacks import STACKS
+
+    if stack_name == "physical":
+        return scenario in PHYSICAL_SCENARIOS
+    if scenario in OURS_ONLY:
+        return stack_name == "ours"
+    stack_cls = STACKS[stack_name]
+    if db not in stack_cls.databases:
+        return False
+    return NODES.get(scenario, 1) == 1 or stack_name != "huey"
+
+
+def run_one(ctx: Context, scenario: str, stack_name: str) -> dict[str, float]:
+    from bench import mix
+    from bench.stacks import STACKS
+
+    try:
+        if stack_name == "physical":
+            return physical.scenario(ctx, scenario)
+        if scenario == "mix":
+            return mix.run(ctx)
+        return RUNNERS[scenario](ctx, STACKS[stack_name])
+    finally:
+        ctx.drop_scratch()

@@ -8,35 +8,70 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from actors.config import DEFAULT_SIMULATED_WORK_SECONDS
+from bench import pg
+from bench.observe import Target
 from bench.procs import Proc, bench_env
 
 SEED_TIMEOUT_SECONDS = 900.0  # 1,000,000 rows on a slow disk
 
 
 class Stack:
-    """A task queue behind POST/GET /tasks, its workers, and the SQLite file that shows completions.
+    """A task queue behind POST/GET /tasks, its workers, and the database that shows completions.
 
     ``start`` seeds ``backlog`` queued tasks first (workers stopped), then
     starts every process and returns once the HTTP endpoint answers.
     ``stop`` stops every process it started, by PID.
+
+    ``db_url`` is the stack's own scratch PostgreSQL database, or None for
+    the SQLite stacks (their files live in ``workdir``). ``nodes`` is how
+    many nodes to start: each node is a front end with its own URL (in
+    ``base_urls``) and its own workers, all on the one database.
     """
 
     name = ""
     label = ""
+    databases: tuple[str, ...] = ("sqlite",)  # the storages this stack runs on
     # SQL on ``completion_db`` that the observers run, read-only.
     completed_count_sql = ""
     completed_ids_sql = ""  # with ``{marks}`` for a list of ids
 
-    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        extra_args: tuple[str, ...] = (),
+        db_url: str | None = None,
+        nodes: int = 1,
+    ) -> None:
         self.workdir = workdir
         self.extra_args = extra_args
-        self.base_url = ""
+        self.db_url = db_url
+        self.nodes = nodes
+        self.base_urls: list[str] = []
         self.procs: list[Proc] = []
 
     @property
-    def completion_db(self) -> Path:
+    def base_url(self) -> str:
+        return self.base_urls[0]
+
+    @property
+    def db_name(self) -> str | None:
+        return self.db_url.rsplit("/", 1)[1] if self.db_url else None
+
+    @property
+    def completion_db(self) -> Target:
         raise NotImplementedError
+
+    def cpu_groups(self) -> dict[str, Callable[[], list[psutil.Process]]]:
+        """For the CPU meter: every process of the stack (children included), and on
+        PostgreSQL the server's backends serving its database."""
+        groups = {"procs": lambda: [p for proc in self.procs for p in proc.family()]}
+        if self.db_name:
+            name = self.db_name
+            groups["db"] = lambda: pg.backends(name)
+        return groups
 
     @property
     def service(self) -> Proc:
@@ -67,6 +102,7 @@ class Stack:
                     file=sys.stderr,
                 )
         self.procs = []
+        self.base_urls = []
 
     def env(self, simulated_work_seconds: float | None = 0.0, **extra: str) -> dict[str, str]:
         if simulated_work_seconds is None:

@@ -1,4 +1,5 @@
-"""Celery with a Redis broker: a private redis-server, ``celery worker -c 2``, the front end."""
+"""Celery with a Redis broker: a private redis-server, per node ``celery worker -c 2`` and a
+front end. On PostgreSQL the tasks write their results into the stack's scratch database."""
 
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ class CeleryStack(Stack):
     label = "Celery + Redis"
     completed_count_sql = "SELECT count(*) FROM results"
     completed_ids_sql = "SELECT id FROM results WHERE id IN ({marks})"
+    databases = ("sqlite", "postgresql")
     # Cold shutdown: the measurement is over, and a warm one waits ~2 s for the pool.
-    stop_signals = {"celery worker": signal.SIGQUIT}
+    stop_signals = {f"celery worker {n}": signal.SIGQUIT for n in range(1, 9)}
 
     @property
-    def completion_db(self) -> Path:
-        return self.workdir / "results.db"
+    def completion_db(self) -> Path | str:
+        return self.db_url or self.workdir / "results.db"
 
     def start(
         self,
@@ -56,41 +58,52 @@ class CeleryStack(Stack):
         )
         self.procs.append(redis)
         redis.wait_log("Ready to accept connections")
-        env = self.env(simulated_work_seconds, BENCH_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+        extra = {"BENCH_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+        if self.db_url:
+            extra["BENCH_RESULTS_URL"] = self.db_url
+        env = self.env(simulated_work_seconds, **extra)
         if backlog:
             self.seed(backlog, BENCH_REDIS_URL=env["BENCH_REDIS_URL"])
         if on_seeded is not None:
             on_seeded()
         celery = shutil.which("celery") or "celery"
-        argv = [
-            sys.executable,
-            celery,
-            "-A",
-            "bench.stacks.celery_tasks",
-            "worker",
-            "-P",
-            "prefork",
-            "-c",
-            str(CONCURRENCY),
-            "-l",
-            LOG_LEVEL,
-            "-n",
-            "bench@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            *self.extra_args,
-        ]
-        worker = Proc("celery worker", argv, self.workdir / "celery.log", env)
-        self.procs.append(worker)
-        worker.wait_log("BENCH celery worker ready")
-        port = free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
-        web = Proc(
-            "celery web",
-            [sys.executable, "-m", "bench.stacks.web_app", "celery", "--port", str(port)],
-            self.workdir / "celery-web.log",
-            env,
-        )
-        self.procs.append(web)
-        wait_http(self.base_url, proc=web)
+        workers = []
+        for node in range(1, self.nodes + 1):
+            argv = [
+                sys.executable,
+                celery,
+                "-A",
+                "bench.stacks.celery_tasks",
+                "worker",
+                "-P",
+                "prefork",
+                "-c",
+                str(CONCURRENCY),
+                "-l",
+                LOG_LEVEL,
+                "-n",
+                f"bench{node}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                *self.extra_args,
+            ]
+            worker = Proc(f"celery worker {node}", argv, self.workdir / f"celery-{node}.log", env)
+            self.procs.append(worker)
+            workers.append(worker)
+        for worker in workers:
+            worker.wait_log("BENCH celery worker ready")
+        webs = []
+        for node in range(1, self.nodes + 1):
+            port = free_port()
+            self.base_urls.append(f"http://127.0.0.1:{port}")
+            web = Proc(
+                f"celery web {node}",
+                [sys.executable, "-m", "bench.stacks.web_app", "celery", "--port", str(port)],
+                self.workdir / f"celery-web-{node}.log",
+                env,
+            )
+            self.procs.append(web)
+            webs.append(web)
+        for web, base_url in zip(webs, self.base_urls, strict=True):
+            wait_http(base_url, proc=web)

@@ -1,8 +1,10 @@
 """The Celery side: ``celery -A bench.stacks.celery_tasks worker -c 2``.
 
 Configured by environment variables, because the worker imports this module
-by name: ``BENCH_WORKDIR`` (where results.db lives), ``BENCH_REDIS_URL`` (the
-private redis-server the benchmark started) and ``BENCH_SIMULATED_WORK``.
+by name: ``BENCH_WORKDIR`` (where results.db lives), ``BENCH_RESULTS_URL``
+(instead, the stack's PostgreSQL database, in the PostgreSQL scenarios),
+``BENCH_REDIS_URL`` (the private redis-server the benchmark started) and
+``BENCH_SIMULATED_WORK``.
 
 ``task_acks_late=True``: a message is acknowledged after the task ran, so a
 killed worker's task is redelivered. Celery's own result backend is off;
@@ -22,7 +24,7 @@ from bench.stacks import results
 
 WORKDIR = os.environ.get("BENCH_WORKDIR", ".")
 SIMULATED_WORK_SECONDS = float(os.environ.get("BENCH_SIMULATED_WORK", "0"))
-RESULTS_DB = os.path.join(WORKDIR, "results.db")
+RESULTS_DB = os.environ.get("BENCH_RESULTS_URL") or os.path.join(WORKDIR, "results.db")
 
 app = Celery("bench", broker=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:1/0"))
 app.conf.update(

@@ -62,8 +62,10 @@ class HueyStack(Stack):
         consumer_proc = Proc("huey consumer", argv, self.workdir / "huey.log", env)
         self.procs.append(consumer_proc)
         consumer_proc.wait_log("consumer started")
+        if self.nodes != 1:
+            raise RuntimeError("the Huey stack runs one node only")
         port = free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_urls.append(f"http://127.0.0.1:{port}")
         web = Proc(
             "huey web",
             [sys.executable, "-m", "bench.stacks.web_app", "huey", "--port", str(port)],

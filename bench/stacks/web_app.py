@@ -1,7 +1,9 @@
-"""The same POST/GET /tasks endpoints as our service, in front of Huey or Celery.
+"""The same POST/GET /tasks endpoints as our service, in front of Huey, Celery or procrastinate.
 
-``python -m bench.stacks.web_app huey --port P`` (``BENCH_WORKDIR`` and, for
-Celery, ``BENCH_REDIS_URL`` in the environment). CherryPy is configured as
+``python -m bench.stacks.web_app huey|celery|procrastinate --port P``
+(``BENCH_WORKDIR``; for Celery ``BENCH_REDIS_URL`` and, on PostgreSQL,
+``BENCH_RESULTS_URL``; for procrastinate ``BENCH_PG_DSN``, in the
+environment). CherryPy is configured as
 our ``web/app.py`` configures it (16 request threads, socket queue 128,
 production environment, no access log) and the bodies are the same:
 
@@ -11,7 +13,9 @@ production environment, no access log) and the bodies are the same:
 - ``GET /tasks[?status=&limit=]`` → the results table, newest first.
 
 A 202 means what the stack's enqueue call promises: for Huey the row is
-committed in its SQLite file, for Celery the message is in Redis's memory.
+committed in its SQLite file, for procrastinate in PostgreSQL, for Celery
+the message is in Redis's memory. A batch goes to the library's own batch
+enqueue where it has one (procrastinate's ``batch_defer``), else item by item.
 """
 
 from __future__ import annotations
@@ -63,8 +67,10 @@ def _json(value: Any, status: int = 200) -> bytes:
 class Tasks:
     exposed = True
 
-    def __init__(self, submit, results_db: str) -> None:
-        self._submit = submit
+    def __init__(self, module, results_db: str) -> None:
+        self._submit = module.submit
+        self._submit_many = getattr(module, "submit_many", None)
+        self._list = getattr(module, "list_results", None)
         self._results_db = results_db
 
     def POST(self, *path: str, **params: Any) -> bytes:
@@ -89,11 +95,15 @@ class Tasks:
                 checked = [_check(parsed)]
         except BadRequest as exc:
             return _json({"error": str(exc)}, 400)
-        accepted = []
-        for action, data in checked:
-            task_id = str(uuid.uuid4())
-            self._submit(task_id, action, data)
-            accepted.append({"id": task_id, "status": "queued"})
+        if isinstance(parsed, list) and self._submit_many is not None:
+            ids = self._submit_many(checked)
+        else:
+            # A library that names its own ids (procrastinate's job ids) returns them.
+            ids = [
+                self._submit(task_id, action, data) or task_id
+                for task_id, (action, data) in ((str(uuid.uuid4()), item) for item in checked)
+            ]
+        accepted = [{"id": task_id, "status": "queued"} for task_id in ids]
         if isinstance(parsed, list):
             return _json({"tasks": accepted, "count": len(accepted)}, 202)
         return _json(accepted[0], 202)
@@ -103,19 +113,26 @@ class Tasks:
             return _json({"error": "bad status"}, 400)
         count = DEFAULT_LIST_LIMIT if limit is None else int(limit)
         count = max(1, min(MAX_LIST_LIMIT, count))
-        tasks = results.list_results(self._results_db, status, count)
+        if self._list is not None:
+            tasks = self._list(status, count)
+        else:
+            tasks = results.list_results(self._results_db, status, count)
         return _json({"tasks": tasks, "count": len(tasks)})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("stack", choices=["huey", "celery"])
+    parser.add_argument("stack", choices=["huey", "celery", "procrastinate"])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     module = importlib.import_module(f"bench.stacks.{args.stack}_tasks")
-    results_db = os.path.join(os.environ["BENCH_WORKDIR"], "results.db")
+    results_db = os.environ.get("BENCH_RESULTS_URL") or os.path.join(
+        os.environ["BENCH_WORKDIR"], "results.db"
+    )
+    if args.stack == "procrastinate":
+        module.app.open()  # a pool of synchronous connections for the request threads
     root = type("Root", (), {})()
-    root.tasks = Tasks(module.submit, results_db)
+    root.tasks = Tasks(module, results_db)
     config = {
         "/tasks": {
             "request.dispatch": cherrypy.dispatch.MethodDispatcher(),
