@@ -4,8 +4,10 @@
 (``BENCH_WORKDIR``; for Celery ``BENCH_REDIS_URL`` and, on PostgreSQL,
 ``BENCH_RESULTS_URL``; for procrastinate ``BENCH_PG_DSN``, in the
 environment). CherryPy is configured as
-our ``web/app.py`` configures it (16 request threads, socket queue 128,
-production environment, no access log) and the bodies are the same:
+our ``web/app.py`` configures it (its thread count and socket queue, the
+production environment, no access log), the limits are our service's own, and
+every body passes the same checks (``web.validation``: strict JSON, the same
+task rules), so the peers do the work our front end does:
 
 - ``POST /tasks`` with ``{"action", "data"}`` → 202 ``{"id", "status": "queued"}``;
 - ``POST /tasks`` with an array of up to 1,000 of them → 202
@@ -31,31 +33,15 @@ from typing import Any
 import cherrypy
 import orjson
 
+import web
 from bench.stacks import results
+from models import InvalidInput
+from web import app as web_app
+from web.validation import check_batch, check_limit, check_status, check_task, parse_json
 
-THREADS = 16  # as web.DEFAULT_THREADS
-SOCKET_QUEUE_SIZE = 128  # as web/app.py
-MAX_BATCH_TASKS = 1000
-MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_LIST_LIMIT = 100
-MAX_LIST_LIMIT = 1000
-STATUSES = ("queued", "running", "completed", "retrying", "dead")
-
-
-class BadRequest(Exception):
-    pass
-
-
-def _check(item: Any) -> tuple[str, dict[str, Any]]:
-    if not isinstance(item, dict) or set(item) - {"action", "data"}:
-        raise BadRequest("a task is a JSON object with 'action' and 'data'")
-    action = item.get("action")
-    if not isinstance(action, str) or not action or len(action) > 200:
-        raise BadRequest("action required")
-    data = item.get("data") or {}
-    if not isinstance(data, dict):
-        raise BadRequest("data must be a JSON object")
-    return action, data
+THREADS = web.DEFAULT_THREADS
+SOCKET_QUEUE_SIZE = web_app.SOCKET_QUEUE_SIZE
+MAX_BODY_BYTES = web.DEFAULT_MAX_BODY_BYTES
 
 
 def _json(value: Any, status: int = 200) -> bytes:
@@ -75,25 +61,15 @@ class Tasks:
 
     def POST(self, *path: str, **params: Any) -> bytes:
         body = cherrypy.serving.request.body.fp.read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return _json({"error": "request body too large"}, 413)
         try:
-            if len(body) > MAX_BODY_BYTES:
-                return _json({"error": "request body too large"}, 413)
-            try:
-                parsed = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                raise BadRequest("invalid JSON") from None
+            parsed = parse_json(body)
             if isinstance(parsed, list):
-                if not 1 <= len(parsed) <= MAX_BATCH_TASKS:
-                    raise BadRequest(f"a batch holds 1 to {MAX_BATCH_TASKS} tasks")
-                checked = []
-                for index, item in enumerate(parsed):
-                    try:
-                        checked.append(_check(item))
-                    except BadRequest as exc:
-                        raise BadRequest(f"task {index}: {exc}") from None
+                checked = check_batch(parsed)
             else:
-                checked = [_check(parsed)]
-        except BadRequest as exc:
+                checked = [check_task(parsed)]
+        except InvalidInput as exc:
             return _json({"error": str(exc)}, 400)
         if isinstance(parsed, list) and self._submit_many is not None:
             ids = self._submit_many(checked)
@@ -109,10 +85,11 @@ class Tasks:
         return _json(accepted[0], 202)
 
     def GET(self, *path: str, status: str | None = None, limit: str | None = None) -> bytes:
-        if status is not None and status not in STATUSES:
-            return _json({"error": "bad status"}, 400)
-        count = DEFAULT_LIST_LIMIT if limit is None else int(limit)
-        count = max(1, min(MAX_LIST_LIMIT, count))
+        try:
+            status = check_status(status)
+            count = check_limit(limit)
+        except InvalidInput as exc:
+            return _json({"error": str(exc)}, 400)
         if self._list is not None:
             tasks = self._list(status, count)
         else:
