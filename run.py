@@ -116,6 +116,24 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _queue_names(text: str) -> tuple[str, ...] | None:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        try:
+            web.check_queue_name(name, "a queue name")
+        except models.InvalidInput as exc:
+            raise argparse.ArgumentTypeError(f"{name!r}: {exc}") from None
+    return names or None
+
+
+def _unknown_actions(text: str) -> actors.UnknownActions:
+    try:
+        return actors.UnknownActions(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(actors.UnknownActions)
+        raise argparse.ArgumentTypeError(f"must be one of {choices}, got {text!r}") from None
+
+
 def _boolean(text: str) -> bool:
     value = text.strip().lower()
     if value in ("1", "true", "yes", "on"):
@@ -218,6 +236,33 @@ FLAGS = (
         queue_defaults.DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
         "seconds a stop waits for running tasks to finish",
         metavar="SECONDS",
+    ),
+    Flag(
+        "--task-timeout",
+        "queue.task_timeout_seconds",
+        _non_negative_float,
+        queue_defaults.DEFAULT_TASK_TIMEOUT_SECONDS,
+        "seconds one attempt may run before it fails as timed out (a task's own 'timeout' "
+        "wins); 0 means no limit",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--queues",
+        "queue.queues",
+        _queue_names,
+        None,
+        "comma-separated queues this node serves",
+        shown_default="all of them",
+        metavar="A,B",
+    ),
+    Flag(
+        "--unknown-actions",
+        "queue.unknown_actions",
+        _unknown_actions,
+        actors.UnknownActions.PROCESS,
+        "what a task with an action no module registered does: 'process' runs the "
+        "reference's catch-all (logged once per name), 'reject' refuses it with 400",
+        metavar="POLICY",
     ),
     Flag(
         "--node-name",
@@ -433,9 +478,10 @@ def serve(settings: Settings, store: models.Store) -> int:
         return EXIT_MIGRATION_FAILED
     intake = models.Intake(store, settings.intake)
     try:
-        web.start_server(
-            web.build_app(store, intake, service.dispatcher, settings.web), settings.web
+        app = web.build_app(
+            store, intake, service.dispatcher, settings.web, settings.queue, actors.registry
         )
+        web.start_server(app, settings.web)
     except OSError as exc:
         print(exc, file=sys.stderr)
         intake.close()

@@ -1,29 +1,36 @@
 """The actors: supervisor, dispatcher, workers, the upkeep, and the action registry they run."""
 
-from .actions import (
-    Action,
-    ActionModuleError,
-    ActionRegistry,
-    action,
-    load_action_modules,
-    registry,
-)
-from .config import QueueConfig
+from .action_modules import ActionModuleError, load_action_modules
+from .actions import Action, ActionRegistry, DuplicateAction, Permanent, action, registry
+from .attempt import Attempt, WorkerSlot
+from .config import QueueConfig, UnknownActions
+from .context import TaskContext
 from .dispatcher import Dispatcher
 from .listener import WakeListener
-from .maintenance import LeaderElector, Leadership, MaintenanceService, Rescuer, dead_local_owners
+from .maintenance import (
+    LeaderElector,
+    Leadership,
+    MaintenanceService,
+    Rescuer,
+    Stager,
+    dead_local_owners,
+)
 from .messages import (
+    AbandonedThreads,
     AttachWorker,
     Boot,
+    CancelRequested,
     CheckWorkers,
+    Executed,
     Flush,
     HeldCounts,
     Poll,
+    QueuesChanged,
     ReleaseUnstarted,
+    ReplaceWorker,
     RunTask,
     Shutdown,
     StopClaiming,
-    TasksFinished,
     Tick,
     Wake,
     WorkerDied,
@@ -32,34 +39,45 @@ from .supervisor import Service, Supervisor
 from .worker import Worker, WorkerCrashed
 
 __all__ = [
+    "AbandonedThreads",
     "Action",
     "ActionModuleError",
     "ActionRegistry",
     "AttachWorker",
+    "Attempt",
     "Boot",
+    "CancelRequested",
     "CheckWorkers",
     "Dispatcher",
+    "DuplicateAction",
+    "Executed",
     "Flush",
     "HeldCounts",
     "LeaderElector",
     "Leadership",
     "MaintenanceService",
+    "Permanent",
     "Poll",
     "QueueConfig",
+    "QueuesChanged",
     "ReleaseUnstarted",
+    "ReplaceWorker",
     "Rescuer",
     "RunTask",
     "Service",
     "Shutdown",
+    "Stager",
     "StopClaiming",
     "Supervisor",
-    "TasksFinished",
+    "TaskContext",
     "Tick",
+    "UnknownActions",
     "Wake",
     "WakeListener",
     "Worker",
     "WorkerCrashed",
     "WorkerDied",
+    "WorkerSlot",
     "action",
     "dead_local_owners",
     "load_action_modules",

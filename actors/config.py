@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 DEFAULT_WORKERS = 2
 DEFAULT_PREFETCH = 5  # unfinished tasks a worker may hold, as the reference's prefetch
@@ -15,18 +16,25 @@ DEFAULT_LEASE_SECONDS = 30.0
 DEFAULT_POLL_INTERVAL_SECONDS = 0.5  # fallback for due retries and for other nodes' tasks
 DEFAULT_RESCUE_INTERVAL_SECONDS = 1.0
 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0  # how long a stop waits for running tasks
+DEFAULT_TASK_TIMEOUT_SECONDS = 900.0  # how long one attempt may run; 0: no limit
 HEALTH_CHECK_INTERVAL_SECONDS = 1.0  # how often the supervisor looks for silently dead workers
 LEADER_RENEW_SECONDS = 2.0  # how often the leader renews its lease, and others try to take it
 LEADER_LEASE_SECONDS = 10.0  # a leader lease row not renewed for this long may be taken over
-MAX_FLUSH_BATCH = 64  # completions a worker commits in one transaction at most
-MAX_FLUSH_DELAY_SECONDS = 0.01  # longest a finished task waits for its batch's commit
-PERSIST_RETRY_SECONDS = 0.5  # a worker whose commit failed tries again this often
+MAX_COMMIT_BATCH = 64  # outcomes the dispatcher commits in one transaction at most
+MAX_COMMIT_DELAY_SECONDS = 0.01  # longest a finished attempt waits for its outcome's commit
 
 
 def process_identity() -> str:
     """``host:pid``: who holds a lease. The host part lets a restarted node see
     that a local owner's process is gone without waiting out its lease."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class UnknownActions(StrEnum):
+    """What happens to a task whose action no module registered."""
+
+    PROCESS = "process"  # the reference's catch-all runs it ({"output": "processed"}), warned once
+    REJECT = "reject"  # POST answers 400; a stored one fails at once
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ class QueueConfig:
     poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS
     rescue_interval_seconds: float = DEFAULT_RESCUE_INTERVAL_SECONDS
     shutdown_timeout_seconds: float = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
+    task_timeout_seconds: float = DEFAULT_TASK_TIMEOUT_SECONDS  # 0: no limit
+    queues: tuple[str, ...] | None = None  # the queues this node serves; None: all of them
+    unknown_actions: UnknownActions = UnknownActions.PROCESS
     owner: str = field(default_factory=process_identity)
     node_name: str = ""  # shown as a task's ``node``; empty means ``owner``
 
@@ -50,3 +61,8 @@ class QueueConfig:
     @property
     def heartbeat_interval_seconds(self) -> float:
         return self.lease_seconds / 3
+
+    @property
+    def default_timeout_seconds(self) -> float | None:
+        """A task's timeout when it names none: the flag, or None for no limit."""
+        return self.task_timeout_seconds or None

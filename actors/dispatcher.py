@@ -1,89 +1,218 @@
-"""The dispatcher actor: claims due tasks and hands them round-robin to the workers."""
+"""The dispatcher actor: claims due tasks, hands them round-robin to the workers, and
+commits what became of them."""
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 import pykka
 
 import models
 
-from .config import QueueConfig
+from .attempt import Attempt, WorkerSlot
+from .config import MAX_COMMIT_BATCH, MAX_COMMIT_DELAY_SECONDS, QueueConfig
 from .log import log_event
 from .messages import (
     AttachWorker,
+    CancelRequested,
+    Executed,
+    Flush,
     HeldCounts,
     Poll,
+    QueuesChanged,
     ReleaseUnstarted,
+    ReplaceWorker,
     RunTask,
     StopClaiming,
-    TasksFinished,
     Wake,
 )
 
 
 class Dispatcher(pykka.ThreadingActor):
-    """Keeps every worker fed with at most ``prefetch`` unfinished tasks.
+    """Keeps every worker fed with at most ``prefetch`` unfinished tasks, and commits
+    their outcomes.
 
     Thread: its own. Sent ``Wake`` by web handlers after a commit (and by the
-    listener and the rescuer), ``Poll`` by the ticker, ``TasksFinished`` by
-    workers and ``AttachWorker`` by the supervisor.
+    listener and the upkeep), ``Poll`` by the ticker, ``Executed`` by
+    workers after each attempt, ``AttachWorker`` by the supervisor.
 
     It claims only as many tasks as the workers have room for, so the backlog
-    stays in the database and memory stays flat however long it is. Each
-    claim is one atomic statement, so several processes on one database
-    never run the same attempt. It renews the leases of the tasks it holds
-    every ``lease_seconds / 3``.
+    stays in the database and memory stays flat however long it is. A slot
+    is free again as soon as its attempt ran; the outcome waits in the
+    dispatcher for its commit, at most ``MAX_COMMIT_DELAY_SECONDS`` (or until
+    ``MAX_COMMIT_BATCH`` wait, or no message is left to handle), and the
+    commit carries the next claim in the same transaction. Until committed,
+    an outcome's task stays ``running`` under this process's lease, which
+    the dispatcher renews every ``lease_seconds / 3``; a crash before the
+    commit makes it run again (at-least-once).
 
-    Errors from the database are logged and the step is retried later (a
-    claim at the next wake or poll, a release at the next poll): the
+    At each ``Poll`` it also reads which queues are paused (so every node
+    obeys a pause within ``poll_interval``), hears of cancels asked for its
+    running tasks, and gives up on an attempt that ran past its timeout:
+    the attempt fails as ``timed out after N s``, its worker's other tasks
+    go back, and the supervisor replaces the worker.
+
+    Errors from the database are logged and the step is retried later: the
     dispatcher never dies of them, since without it no task would run.
     """
 
-    def __init__(self, config: QueueConfig, store: models.Store) -> None:
+    def __init__(
+        self,
+        config: QueueConfig,
+        store: models.Store,
+        supervisor: pykka.ActorRef | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         super().__init__()
         self._config = config
         self._store = store
+        self._supervisor = supervisor
+        self._rng = rng
         self._workers: list[pykka.ActorRef | None] = [None] * config.workers
-        self._held: list[dict[str, models.ClaimedTask]] = [{} for _ in range(config.workers)]
+        self._slots: list[WorkerSlot | None] = [None] * config.workers
+        self._held: list[dict[str, Attempt]] = [{} for _ in range(config.workers)]
         self._next_worker = 0
         self._claiming = True
+        self._maybe_due = True  # False after a claim found fewer due tasks than it asked for
+        self._last_claim = float("-inf")  # monotonic
+        self._pending: list[models.Outcome] = []
+        self._pending_since: float | None = None  # monotonic time of the oldest uncommitted one
+        self._paused: set[str] = set()
+        self._known_queues: set[str] = {models.DEFAULT_QUEUE}
         self._last_heartbeat = time.time()
-        self._unreleased: list[models.ClaimedTask] = []  # to give back once the database lets us
+
+    # Messages ------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Runs in the dispatcher's thread first: learns the queues and which are paused."""
+        self._read_queues()
 
     def on_receive(self, message: object) -> object:
-        """Runs in the dispatcher's thread, one message at a time."""
+        """Runs in the dispatcher's thread, one message at a time.
+
+        Every message but ``AttachWorker`` ends with a step (commit and claim
+        when due): a step deferred because more messages were waiting is
+        taken by the last of them.
+        """
+        now = time.time()
         match message:
-            case Wake(now=now):
-                self._fill(time.time() if now is None else now)
-            case Poll(now=now):
-                if self._unreleased:
-                    self._give_back([])
-                self._renew_leases(now)
-                self._fill(now)
-            case TasksFinished(worker_index=index, task_ids=task_ids):
-                held = self._held[index]
-                for task_id in task_ids:
-                    held.pop(task_id, None)
-                self._fill(time.time())
+            case Executed(worker_index=index, outcome=outcome):
+                self._held[index].pop(outcome.task.id, None)
+                self._add_pending([outcome])
+            case Wake(now=woken_at, queues=queues):
+                self._known_queues |= queues
+                self._maybe_due = True
+                now = now if woken_at is None else woken_at
+            case Poll(now=polled_at):
+                self._poll(polled_at)
+                return None
             case AttachWorker():
                 self._attach(message)  # the sender wakes us once all its workers are attached
+                return None
+            case CancelRequested(task_ids=task_ids):
+                self._cancel(set(task_ids))
+            case QueuesChanged():
+                self._read_queues()
+                self._maybe_due = True
+            case Flush():
+                self._commit(now)
             case StopClaiming():
                 self._claiming = False
             case ReleaseUnstarted(worker_index=index, running_id=running_id):
                 held = self._held[index]
-                unstarted = [task for task_id, task in held.items() if task_id != running_id]
-                for task in unstarted:
-                    del held[task.id]
-                self._give_back(unstarted)
+                unstarted = [held.pop(i) for i in list(held) if i != running_id]
+                self._add_pending([_unstarted(a) for a in unstarted])
+                self._commit(now)
             case HeldCounts():
                 return [len(held) for held in self._held]
+        self._step(now)
         return None
 
     def on_stop(self) -> None:
-        """Runs in the dispatcher's thread when it is stopped: closes its connection."""
+        """Runs in the dispatcher's thread when it is stopped: commits what it holds,
+        then closes its connection."""
+        self._commit(time.time())
         self._store.close()
+
+    # Claim and commit ------------------------------------------------------
+
+    def _add_pending(self, outcomes: list[models.Outcome]) -> None:
+        if outcomes and self._pending_since is None:
+            self._pending_since = time.monotonic()
+        self._pending += outcomes
+        if any(outcome.ending != models.Ending.COMPLETED for outcome in outcomes):
+            self._maybe_due = True  # a retry or a task given back may be due at once
+
+    def _step(self, now: float) -> None:
+        """Commit the outcomes if they are due, and claim if there is room; one transaction.
+
+        Outcomes are due when no message waits (nothing more to add to the
+        group), or ``MAX_COMMIT_BATCH`` wait, or the oldest has waited
+        ``MAX_COMMIT_DELAY_SECONDS``. A claim waits for the same moment, so a
+        burst of wakes or outcomes makes one claim, not one each.
+        """
+        quiet = self.actor_inbox.empty()
+        since = self._pending_since
+        commit = bool(self._pending) and (
+            quiet
+            or len(self._pending) >= MAX_COMMIT_BATCH
+            or time.monotonic() - since >= MAX_COMMIT_DELAY_SECONDS
+        )
+        claim = (
+            self._claiming
+            and self._maybe_due
+            and self._free_slots() > 0
+            and (quiet or commit or time.monotonic() - self._last_claim >= MAX_COMMIT_DELAY_SECONDS)
+        )
+        if commit or claim:
+            self._commit(now, claim=claim)
+
+    def _commit(self, now: float, claim: bool = False) -> None:
+        """Settle every pending outcome, and claim if asked, in one transaction."""
+        outcomes = self._pending
+        request = self._claim_request() if claim and self._claiming else None
+        if not outcomes and request is None:
+            return
+        config = self._config
+        try:
+            settled = self._store.settle(
+                outcomes,
+                now,
+                request,
+                config.max_attempts,
+                config.retry_backoff_seconds,
+                self._rng,
+                config.node,
+            )
+        except Exception as exc:  # noqa: BLE001 - a dead dispatcher stops all work; retried later
+            self._store.discard_connection()
+            log_event("commit failed", logging.WARNING, outcomes=len(outcomes), error=repr(exc))
+            return
+        if outcomes:
+            self._log_settled(outcomes, settled.statuses)
+            self._pending = self._pending[len(outcomes) :]
+            self._pending_since = time.monotonic() if self._pending else None
+        if request is not None:
+            self._last_claim = time.monotonic()
+            self._maybe_due = len(settled.claimed) == request.limit
+            for task in settled.claimed:
+                self._hand_out(Attempt(task))
+
+    def _claim_request(self) -> models.ClaimRequest | None:
+        queues = self._queues()
+        free = self._free_slots()
+        if not queues or free <= 0:
+            return None
+        config = self._config
+        return models.ClaimRequest(config.owner, config.node, free, queues, config.lease_seconds)
+
+    def _queues(self) -> list[str]:
+        """The queues to claim from: served by this node and not paused."""
+        served = self._config.queues
+        known = self._known_queues if served is None else set(served)
+        return sorted(known - self._paused)
 
     def _free_slots(self) -> int:
         prefetch = self._config.prefetch
@@ -93,25 +222,8 @@ class Dispatcher(pykka.ThreadingActor):
             if ref is not None and ref.is_alive()
         )
 
-    def _fill(self, now: float) -> None:
-        if not self._claiming:
-            return
-        free = self._free_slots()
-        if free <= 0:
-            return
-        try:
-            tasks = self._store.claim(
-                self._config.owner, self._config.node, free, now, self._config.lease_seconds
-            )
-        except Exception as exc:  # noqa: BLE001 - a dead dispatcher stops all work; retried later
-            self._store.discard_connection()
-            log_event("claim failed", logging.WARNING, error=repr(exc))
-            return
-        for task in tasks:
-            self._hand_out(task)
-
-    def _hand_out(self, task: models.ClaimedTask) -> None:
-        """Round-robin over live workers that have room; ``_fill`` ensured one has."""
+    def _hand_out(self, attempt: Attempt) -> None:
+        """Round-robin over live workers that have room; the claim asked for no more."""
         count = len(self._workers)
         for _ in range(count):
             index = self._next_worker
@@ -121,65 +233,142 @@ class Dispatcher(pykka.ThreadingActor):
                 continue
             if not ref.is_alive():  # its replacement's AttachWorker is on its way
                 continue
-            self._held[index][task.id] = task
+            self._held[index][attempt.id] = attempt
             try:
-                ref.tell(RunTask(task))
+                ref.tell(RunTask(attempt))
             except pykka.ActorDeadError:
-                # The worker died since _free_slots looked; its replacement's
+                # The worker died since the claim; its replacement's
                 # AttachWorker takes this task back together with the rest.
                 pass
             return
-        self._give_back([task])
+        self._add_pending([_unstarted(attempt)])
+
+    def _log_settled(self, outcomes: list[models.Outcome], statuses: dict) -> None:
+        for outcome in outcomes:
+            status = statuses.get(outcome.task.id)
+            if status is None:
+                event, level = "outcome discarded: claim lost", logging.WARNING
+            elif status == models.Status.DEAD:
+                event, level = "task dead", logging.WARNING
+            elif status == models.Status.CANCELED:
+                event, level = "task canceled", logging.INFO
+            else:
+                continue
+            log_event(
+                event,
+                level,
+                task_id=outcome.task.id,
+                attempt=outcome.task.attempts,
+                error=outcome.failure.error if outcome.failure else "none",
+            )
+
+    # Workers -----------------------------------------------------------------
 
     def _attach(self, message: AttachWorker) -> None:
         index = message.worker_index
         orphans = self._held[index]
         self._held[index] = {}
         self._workers[index] = message.ref
+        self._slots[index] = message.slot
         crashed = message.crashed
+        outcomes = []
         if crashed is not None and orphans.pop(crashed.id, None) is not None:
-            error = f"worker crashed: {message.error}"
-            try:
-                status = self._store.fail(
-                    crashed,
-                    models.Failure(error, message.traceback),
-                    time.time(),
-                    self._config.max_attempts,
-                    self._config.retry_backoff_seconds,
-                )
-            except Exception as exc:  # noqa: BLE001 - its lease expires and the rescue counts it
-                self._store.discard_connection()
-                status = f"unrecorded ({exc!r})"
+            failure = models.Failure(f"worker crashed: {message.error}", message.traceback)
+            outcomes.append(models.Outcome(crashed.task, models.Ending.FAILED, failure=failure))
             log_event(
                 "task failed",
                 logging.WARNING,
                 task_id=crashed.id,
-                action=crashed.action,
-                attempt=crashed.attempts,
-                status=status or "lease lost",
-                error=error,
+                action=crashed.task.action,
+                attempt=crashed.task.attempts,
+                error=failure.error,
             )
-        self._give_back(list(orphans.values()))
+        outcomes += [_unstarted(attempt) for attempt in orphans.values()]
+        self._add_pending(outcomes)
+        if outcomes:
+            self._commit(time.time())
 
-    def _give_back(self, tasks: list[models.ClaimedTask]) -> None:
-        """Release ``tasks`` (and any whose release failed before); retried at each poll."""
-        tasks = self._unreleased + tasks
-        self._unreleased = []
+    def _time_out(self, now_monotonic: float) -> None:
+        """Give up on attempts past their timeout: fail them, give back what their
+        workers held behind them, and have the supervisor replace those workers."""
+        for index, slot in enumerate(self._slots):
+            if slot is None or slot.overdue_by(now_monotonic) is None:
+                continue
+            attempt = slot.current
+            if attempt is None:
+                continue
+            # Whatever the worker does from now on is thrown away, before anything
+            # it holds is given back: it must not start one of those tasks too.
+            slot.abandoned.set()
+            attempt.cancelled.set()
+            timeout = attempt.task.timeout_seconds
+            failure = models.Failure(f"timed out after {timeout:g} s")
+            held = self._held[index]
+            held.pop(attempt.id, None)
+            self._add_pending(
+                [models.Outcome(attempt.task, models.Ending.FAILED, failure=failure)]
+                + [_unstarted(other) for other in held.values()]
+            )
+            ref = self._workers[index]
+            self._held[index] = {}
+            self._workers[index] = None
+            self._slots[index] = None
+            log_event(
+                "task timed out",
+                logging.WARNING,
+                task_id=attempt.id,
+                attempt=attempt.task.attempts,
+                worker=index,
+                timeout_s=timeout,
+            )
+            if self._supervisor is not None and ref is not None:
+                self._supervisor.tell(ReplaceWorker(index, ref, failure.error))
+
+    # Poll ----------------------------------------------------------------------
+
+    def _poll(self, now: float) -> None:
+        self._time_out(time.monotonic())
+        self._read_queues()
         try:
-            self._store.release(tasks)
-        except Exception as exc:  # noqa: BLE001 - retried at the next poll
+            self._cancel(set(self._store.cancel_requests(self._config.owner)))
+        except models.StorageError as exc:  # heard at the next poll
             self._store.discard_connection()
-            self._unreleased = tasks
-            log_event("release failed", logging.WARNING, tasks=len(tasks), error=repr(exc))
+            log_event("reading cancel requests failed", logging.WARNING, error=repr(exc))
+        self._renew_leases(now)
+        self._maybe_due = True
+        self._commit(now, claim=True)
+
+    def _read_queues(self) -> None:
+        """Which queues exist and which are paused; kept as they were if the database
+        cannot say (read again at the next poll)."""
+        try:
+            states = self._store.queue_states()
+        except models.StorageError as exc:
+            self._store.discard_connection()
+            log_event("reading queues failed", logging.WARNING, error=repr(exc))
+            return
+        self._known_queues |= {state.name for state in states}
+        self._paused = {state.name for state in states if state.paused}
+
+    def _cancel(self, task_ids: set[str]) -> None:
+        if not task_ids:
+            return
+        for held in self._held:
+            for task_id in task_ids & held.keys():
+                held[task_id].cancelled.set()
 
     def _renew_leases(self, now: float) -> None:
         if now - self._last_heartbeat < self._config.heartbeat_interval_seconds:
             return
         self._last_heartbeat = now
         held_ids = [task_id for held in self._held for task_id in held]
-        held_ids += [task.id for task in self._unreleased]
+        held_ids += [outcome.task.id for outcome in self._pending]
         try:
             self._store.heartbeat(self._config.owner, held_ids, now, self._config.lease_seconds)
         except Exception as exc:  # noqa: BLE001 - retried at the next poll
             self._store.discard_connection()
             log_event("lease renewal failed", logging.WARNING, error=repr(exc))
+
+
+def _unstarted(attempt: Attempt) -> models.Outcome:
+    return models.Outcome(attempt.task, models.Ending.UNSTARTED)

@@ -6,35 +6,51 @@ from dataclasses import dataclass
 
 import pykka
 
-from models import ClaimedTask
+import models
+
+from .attempt import Attempt, WorkerSlot
 
 
 @dataclass(frozen=True)
 class RunTask:
     """Dispatcher → worker: run this claimed attempt."""
 
-    task: ClaimedTask
+    attempt: Attempt
+
+
+@dataclass(frozen=True)
+class Executed:
+    """Worker → dispatcher, after each attempt: how it ended. Its slot is free again;
+    the dispatcher commits the outcome (with others, within ``MAX_COMMIT_DELAY``)."""
+
+    worker_index: int
+    outcome: models.Outcome
 
 
 @dataclass(frozen=True)
 class Flush:
-    """Anyone → worker (ask): commit finished work; replies once all earlier messages ran."""
+    """Anyone → worker or dispatcher (ask): a worker replies once all earlier messages
+    ran; the dispatcher commits every outcome it holds first."""
 
 
 @dataclass(frozen=True)
 class Wake:
-    """Web handler, listener, rescuer or supervisor → dispatcher: new tasks may be due.
+    """Web handler, listener, upkeep or supervisor → dispatcher: new tasks may be due.
 
     ``now`` defaults to the time the dispatcher handles it, not when it was
     sent, so work made due just before (a retry with no backoff) is seen.
+    ``queues`` names queues the sender just put tasks in, which the
+    dispatcher may not know of yet.
     """
 
     now: float | None = None
+    queues: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Poll:
-    """Ticker → dispatcher: claim due tasks and renew leases as of ``now``."""
+    """Ticker → dispatcher: renew leases, hear cancels and pauses, time out attempts,
+    claim due tasks, as of ``now``."""
 
     now: float
 
@@ -47,16 +63,20 @@ class Tick:
 
 
 @dataclass(frozen=True)
-class TasksFinished:
-    """Worker → dispatcher: these tasks are settled (completed, failed or released)."""
+class CancelRequested:
+    """Web handler → dispatcher: these running tasks were asked to cancel."""
 
-    worker_index: int
     task_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
+class QueuesChanged:
+    """Web handler → dispatcher: a queue was paused or resumed; read the queues again."""
+
+
+@dataclass(frozen=True)
 class AttachWorker:
-    """Supervisor → dispatcher: ``ref`` now fills slot ``worker_index``.
+    """Supervisor → dispatcher: ``ref`` (sharing ``slot``) now fills slot ``worker_index``.
 
     When it replaces a dead worker, ``crashed`` is the attempt that was
     running when it died (counted as a failed attempt) and every other task
@@ -67,9 +87,20 @@ class AttachWorker:
 
     worker_index: int
     ref: pykka.ActorRef
-    crashed: ClaimedTask | None = None
+    slot: WorkerSlot
+    crashed: Attempt | None = None
     error: str = ""
     traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class ReplaceWorker:
+    """Dispatcher → supervisor: the worker in ``worker_index`` (``ref``) ran an attempt past
+    its timeout; the dispatcher already settled its tasks. Abandon it, start another."""
+
+    worker_index: int
+    ref: pykka.ActorRef
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -102,9 +133,14 @@ class WorkerDied:
 
     worker_index: int
     ref: pykka.ActorRef  # the worker that died; a stale report for a replaced one is ignored
-    running: ClaimedTask | None
+    running: Attempt | None
     error: str
     traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class AbandonedThreads:
+    """Anyone → supervisor (ask): how many abandoned workers' threads are still alive."""
 
 
 @dataclass(frozen=True)

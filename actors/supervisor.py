@@ -12,18 +12,21 @@ import pykka
 import models
 
 from .actions import ActionRegistry
+from .attempt import Attempt, WorkerSlot
 from .config import HEALTH_CHECK_INTERVAL_SECONDS, LEADER_RENEW_SECONDS, QueueConfig
 from .dispatcher import Dispatcher
 from .listener import WakeListener
 from .log import log_event
-from .maintenance import LeaderElector, Leadership, Rescuer
+from .maintenance import LeaderElector, Leadership, Rescuer, Stager
 from .messages import (
+    AbandonedThreads,
     AttachWorker,
     Boot,
     CheckWorkers,
     Flush,
     Poll,
     ReleaseUnstarted,
+    ReplaceWorker,
     Shutdown,
     StopClaiming,
     Tick,
@@ -41,6 +44,7 @@ class Service:
     dispatcher: pykka.ActorRef
     rescuer: pykka.ActorRef
     elector: pykka.ActorRef
+    stager: pykka.ActorRef
     leadership: Leadership
     listener: WakeListener | None
 
@@ -59,6 +63,9 @@ class Supervisor(pykka.ThreadingActor):
     ``WorkerDied`` (from a worker's ``on_failure``) starts a replacement in
     the same slot and logs ``worker restarted``; the dispatcher then counts
     the crashed attempt and requeues the rest of that worker's tasks.
+    ``ReplaceWorker`` (from the dispatcher, for an attempt past its timeout)
+    abandons the worker, whose thread may never return, and starts another;
+    the abandoned threads still alive are counted and logged.
     ``CheckWorkers`` (from the ticker) replaces, as a fallback, any worker
     found dead without having reported.
 
@@ -90,9 +97,11 @@ class Supervisor(pykka.ThreadingActor):
         self._stopping = stopping or threading.Event()
         self._dispatcher: pykka.ActorRef | None = None
         self._workers: list[pykka.ActorRef] = []
+        self._slots: list[WorkerSlot] = []
+        self._abandoned: list[WorkerSlot] = []  # slots of workers given up on
+        self._warned_unknown: set[str] = set()  # unknown action names the workers warned of
         self._upkeep: list[pykka.ActorRef] = []
         self._dead_at_last_check: set[pykka.ActorRef] = set()
-        self._running_now: dict[int, str | None] = {}  # each worker's current task id
         self._ticker: Ticker | None = None
         self._listener: WakeListener | None = None
 
@@ -104,6 +113,11 @@ class Supervisor(pykka.ThreadingActor):
             case WorkerDied(worker_index=index, ref=ref, running=running, error=error):
                 if not self._stopping.is_set() and self._workers[index] == ref:
                     self._restart_worker(index, running, error, message.traceback)
+            case ReplaceWorker(worker_index=index, ref=ref, reason=reason):
+                if not self._stopping.is_set() and self._workers[index] == ref:
+                    self._abandon_worker(index, reason)
+            case AbandonedThreads():
+                return self._abandoned_alive()
             case CheckWorkers():
                 if not self._stopping.is_set():
                     self._replace_silent_deaths()
@@ -121,11 +135,13 @@ class Supervisor(pykka.ThreadingActor):
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         config = self._config
-        self._dispatcher = Dispatcher.start(config, self._store)
+        self._dispatcher = Dispatcher.start(config, self._store, self.actor_ref)
         for index in range(config.workers):
+            self._workers.append(None)
+            self._slots.append(WorkerSlot(index))
             ref = self._start_worker(index)
-            self._workers.append(ref)
-            self._dispatcher.tell(AttachWorker(index, ref))
+            self._workers[index] = ref
+            self._dispatcher.tell(AttachWorker(index, ref, self._slots[index]))
         rescuer = Rescuer.start(
             self._store,
             config.rescue_interval_seconds,
@@ -135,7 +151,8 @@ class Supervisor(pykka.ThreadingActor):
         )
         leadership = Leadership()
         elector = LeaderElector.start(self._store, LEADER_RENEW_SECONDS, config.node, leadership)
-        self._upkeep = [rescuer, elector]
+        stager = Stager.start(self._store, config.poll_interval_seconds, self._dispatcher)
+        self._upkeep = [rescuer, elector, stager]
         # Tasks left running by dead processes on this host are due at once,
         # and the singleton upkeep need not wait a round to find its leader.
         rescuer.ask(Tick(time.time()))
@@ -151,6 +168,7 @@ class Supervisor(pykka.ThreadingActor):
                     Periodic(self._dispatcher, config.poll_interval_seconds, Poll),
                     Periodic(rescuer, config.rescue_interval_seconds, Tick),
                     Periodic(elector, LEADER_RENEW_SECONDS, Tick),
+                    Periodic(stager, config.poll_interval_seconds, Tick),
                     Periodic(self.actor_ref, HEALTH_CHECK_INTERVAL_SECONDS, _check_workers),
                 ]
             )
@@ -162,28 +180,28 @@ class Supervisor(pykka.ThreadingActor):
             workers=config.workers,
             prefetch=config.prefetch,
         )
-        return Service(self._dispatcher, rescuer, elector, leadership, self._listener)
+        return Service(self._dispatcher, rescuer, elector, stager, leadership, self._listener)
 
     def _start_worker(self, index: int) -> pykka.ActorRef:
-        self._running_now[index] = None
         return Worker.start(
-            index,
+            self._slots[index],
             self._config,
             self._store,
             self._registry,
             self._dispatcher,
             self.actor_ref,
             self._stopping,
-            self._running_now,
+            self._warned_unknown,
         )
 
     def _restart_worker(
         self,
         index: int,
-        running: models.ClaimedTask | None,
+        running: Attempt | None,
         error: str,
         traceback: str | None = None,
     ) -> None:
+        self._slots[index] = WorkerSlot(index)
         ref = self._start_worker(index)
         self._workers[index] = ref
         log_event(
@@ -194,9 +212,42 @@ class Supervisor(pykka.ThreadingActor):
             task_id=running.id if running else "none",
         )
         self._dispatcher.tell(
-            AttachWorker(index, ref, crashed=running, error=error, traceback=traceback)
+            AttachWorker(
+                index, ref, self._slots[index], crashed=running, error=error, traceback=traceback
+            )
         )
         self._dispatcher.tell(Wake())
+
+    def _abandon_worker(self, index: int, reason: str) -> None:
+        """The worker's attempt ran past its timeout: its thread may never come back.
+
+        Its slot is marked abandoned (the dispatcher already did, and settled
+        its tasks), its ref is asked to stop (it does once its action returns)
+        and a new worker takes the slot, so the queue keeps draining.
+        """
+        old_slot, old_ref = self._slots[index], self._workers[index]
+        old_slot.abandoned.set()
+        old_ref.stop(block=False)
+        self._abandoned.append(old_slot)
+        self._slots[index] = WorkerSlot(index)
+        ref = self._start_worker(index)
+        self._workers[index] = ref
+        log_event(
+            "worker abandoned",
+            logging.WARNING,
+            worker=index,
+            reason=reason,
+            abandoned_threads_alive=self._abandoned_alive(),
+        )
+        self._dispatcher.tell(AttachWorker(index, ref, self._slots[index]))
+        self._dispatcher.tell(Wake())
+
+    def _abandoned_alive(self) -> int:
+        """Threads of abandoned workers still running their action."""
+        self._abandoned = [
+            slot for slot in self._abandoned if slot.thread and slot.thread.is_alive()
+        ]
+        return len(self._abandoned)
 
     def _replace_silent_deaths(self) -> None:
         """Replace a worker that died without a ``WorkerDied`` report.
@@ -231,7 +282,8 @@ class Supervisor(pykka.ThreadingActor):
             except pykka.Timeout:
                 # It stopped starting tasks when ``stopping`` was set, so its
                 # current task is the only one it will run: give back the rest.
-                running_id = self._running_now.get(index)
+                current = self._slots[index].current
+                running_id = None if current is None else current.id
                 log_event(
                     "worker still busy at shutdown",
                     logging.WARNING,
@@ -241,6 +293,8 @@ class Supervisor(pykka.ThreadingActor):
                 self._dispatcher.ask(ReleaseUnstarted(index, running_id))
             except pykka.ActorDeadError:
                 pass
+        if self._dispatcher is not None:
+            self._dispatcher.ask(Flush())  # every outcome the workers reported is committed
         self._stop_actors()
 
     def _stop_threads(self) -> None:

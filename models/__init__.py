@@ -7,6 +7,7 @@ contract is the same on each.
 """
 
 from .backoff import RETRY_JITTER_FRACTION, retry_delay_seconds
+from .control import BulkResult, QueueState, TaskFilter
 from .database import DEFAULT_DB_URL, open_store, redact
 from .errors import (
     Conflict,
@@ -20,21 +21,36 @@ from .errors import (
 from .intake import Intake, IntakeConfig
 from .migrations import LATEST_VERSION
 from .notifications import Listener, ListenerLost
-from .statuses import CLAIMABLE, FINISHED, STATUSES, TRANSITIONS, Status
-from .store import StorageError, Store
-from .task import VIEW_FIELDS, ClaimedTask, Failure, Rescued, Task, new_task
+from .outcomes import Ending, Outcome
+from .statuses import CLAIMABLE, FINISHED, STATUSES, TRANSITIONS, WAITING, Status
+from .store import ClaimRequest, Settled, StorageError, Store
+from .task import (
+    DEFAULT_QUEUE,
+    VIEW_FIELDS,
+    ClaimedTask,
+    Failure,
+    Rescued,
+    Task,
+    TaskOptions,
+    new_task,
+)
 
 __all__ = [
     "CLAIMABLE",
     "DEFAULT_DB_URL",
+    "DEFAULT_QUEUE",
     "FINISHED",
     "LATEST_VERSION",
     "RETRY_JITTER_FRACTION",
     "STATUSES",
     "TRANSITIONS",
     "VIEW_FIELDS",
+    "WAITING",
+    "BulkResult",
+    "ClaimRequest",
     "ClaimedTask",
     "Conflict",
+    "Ending",
     "Failure",
     "Intake",
     "IntakeConfig",
@@ -42,13 +58,18 @@ __all__ = [
     "Listener",
     "ListenerLost",
     "MigrationError",
+    "Outcome",
     "PayloadTooLarge",
+    "QueueState",
     "Rescued",
+    "Settled",
     "Status",
     "StorageError",
     "Store",
     "Task",
+    "TaskFilter",
     "TaskNotFound",
+    "TaskOptions",
     "TaskQueueError",
     "Unavailable",
     "new_task",

@@ -72,9 +72,66 @@ def _check_statuses(store: Store) -> None:
     )
 
 
+_STATUSES_V3 = (
+    Status.SCHEDULED,
+    Status.QUEUED,
+    Status.RUNNING,
+    Status.RETRYING,
+    Status.COMPLETED,
+    Status.DEAD,
+    Status.CANCELED,
+)
+
+
+def _control(store: Store) -> None:
+    """Version 3: delay, priority, queues, timeouts, cancel and retry.
+
+    The due index leads with the queue and orders by priority, so a claim
+    reads each served queue's best tasks straight off it; delayed tasks
+    wait in an index of their own until they are due.
+    """
+    big, real = store.big_integer_type, store.real_type
+    for sql in (
+        "ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT 'default'",
+        "ALTER TABLE tasks ADD COLUMN max_attempts INTEGER",
+        "ALTER TABLE tasks ADD COLUMN attempt_budget INTEGER",
+        f"ALTER TABLE tasks ADD COLUMN timeout_seconds {real}",
+        "ALTER TABLE tasks ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE tasks ADD COLUMN progress TEXT",
+    ):
+        store.db.execute_sql(sql)
+    store.set_status_check(_STATUSES_V3, default=Status.QUEUED)
+    for sql in (
+        "DROP INDEX tasks_due",
+        "CREATE INDEX tasks_due ON tasks (queue, priority, run_at, enqueued_ns) "
+        "WHERE status IN ('queued', 'retrying')",
+        "CREATE INDEX tasks_scheduled ON tasks (run_at) WHERE status = 'scheduled'",
+        "CREATE INDEX tasks_cancel_requested ON tasks (lease_owner) "
+        "WHERE status = 'running' AND cancel_requested = 1",
+        "CREATE INDEX tasks_finished_queue ON tasks (queue, status) "
+        "WHERE status IN ('completed', 'dead', 'canceled')",
+        "CREATE TABLE queues (name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, "
+        f"paused_at {real}, paused_by TEXT)",
+        "INSERT INTO queues (name) SELECT DISTINCT queue FROM tasks",
+        f"CREATE TABLE task_events (id {store.serial_type} PRIMARY KEY, task_id TEXT NOT NULL, "
+        f"at {real} NOT NULL, kind TEXT NOT NULL, detail TEXT)",
+        "CREATE INDEX task_events_task ON task_events (task_id, id)",
+        # Finished tasks counted as they finish, per node (no row two nodes write),
+        # so that counting a queue never scans the finished tasks.
+        f"CREATE TABLE finished_counts (queue TEXT NOT NULL, status TEXT NOT NULL, "
+        f"node TEXT NOT NULL, count {big} NOT NULL, PRIMARY KEY (queue, status, node))",
+        "INSERT INTO finished_counts (queue, status, node, count) "
+        "SELECT queue, status, '', COUNT(*) FROM tasks "
+        "WHERE status IN ('completed', 'dead', 'canceled') GROUP BY queue, status",
+    ):
+        store.db.execute_sql(sql)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Store], None]]] = [
     (1, "create tasks", _create_tasks),
     (2, "status check, traceback, leader", _check_statuses),
+    (3, "delay, priority, queues, timeouts, cancel", _control),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -21,7 +21,7 @@ from playhouse.db_url import parse
 
 from .notifications import Listener, ListenerLost
 from .statuses import CLAIMABLE, Status, sql_list
-from .store import Store
+from .store import ClaimRequest, Store
 from .task import ClaimedTask
 
 NOTIFY_CHANNEL = "taskqueue_new_tasks"
@@ -40,6 +40,8 @@ def open_postgresql(url: str) -> PostgresStore:
 class PostgresStore(Store):
     big_integer_type = "BIGINT"
     real_type = "DOUBLE PRECISION"
+    serial_type = "BIGSERIAL"
+    row_lock_clause = " FOR UPDATE"
 
     @contextmanager
     def write_transaction(self) -> Iterator[Database]:
@@ -67,40 +69,48 @@ class PostgresStore(Store):
     def _notify_enqueued(self) -> None:
         self.db.execute_sql("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
 
-    def claim(
-        self, owner: str, node: str, limit: int, now: float, lease_seconds: float
-    ) -> list[ClaimedTask]:
-        """As ``Store.claim``: the rows are picked in a CTE, as Oban and River do.
-
-        An ``UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``
-        may have its subquery run more than once by the planner, and so
-        update more than ``n`` rows; a CTE is evaluated exactly once.
-        """
-        if limit <= 0:
-            return []
+    def _claim(self, claim: ClaimRequest, queues: Sequence[str], now: float) -> list[ClaimedTask]:
+        """The rows are picked in a CTE, as Oban and River do: an ``UPDATE … WHERE id IN
+        (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` may have its subquery run more than
+        once by the planner, and so update more than ``n`` rows; a CTE runs once."""
         token = uuid.uuid4().hex
-        with self.write_transaction():
-            cursor = self.db.execute_sql(
-                f"WITH picked AS ({self._due_sql()}) "
-                f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = tasks.attempts + 1, "
-                f"claim_token = %s, lease_owner = %s, node = %s, lease_expires_at = %s "
-                f"FROM picked WHERE tasks.id = picked.id "
-                f"RETURNING tasks.id, tasks.action, tasks.payload, tasks.attempts, "
-                f"tasks.run_at, tasks.enqueued_ns",
-                (now, limit, token, owner, node, now + lease_seconds),
-            )
-            rows = cursor.fetchall()
-        return self._claimed(rows, token)
+        due_sql, due_params = self._due_sql(queues, now, claim.limit)
+        returning = ", ".join("tasks." + column for column in self.CLAIM_RETURNING.split(", "))
+        cursor = self.db.execute_sql(
+            f"WITH picked AS ({due_sql}) "
+            f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = tasks.attempts + 1, "
+            f"claim_token = %s, lease_owner = %s, node = %s, lease_expires_at = %s "
+            f"FROM picked WHERE tasks.id = picked.id RETURNING {returning}",
+            (*due_params, token, claim.owner, claim.node, now + claim.lease_seconds),
+        )
+        return self._claimed(cursor.fetchall(), token)
 
     @staticmethod
-    def _due_sql() -> str:
-        return (
-            f"SELECT id FROM tasks WHERE status IN ({sql_list(CLAIMABLE)}) AND run_at <= %s "
-            f"ORDER BY run_at, enqueued_ns LIMIT %s FOR UPDATE SKIP LOCKED"
-        )
+    def _due_sql(queues: Sequence[str], now: float, limit: int) -> tuple[str, list]:
+        """The best ``limit`` due rows of ``queues``, read off the due index and locked,
+        skipping rows another node holds.
 
-    def explain_claim(self, limit: int, now: float) -> str:
-        cursor = self.db.execute_sql(f"EXPLAIN {self._due_sql()}", (now, limit))
+        For several queues, each queue's best rows come from a LATERAL subquery
+        and the best of those are kept; rows a queue locked but the final LIMIT
+        left out stay locked only until the commit.
+        """
+        one_queue = (
+            f"SELECT id, priority, run_at, enqueued_ns FROM tasks "
+            f"WHERE status IN ({sql_list(CLAIMABLE)}) AND queue = %s AND run_at <= %s "
+            f"ORDER BY priority, run_at, enqueued_ns LIMIT %s FOR UPDATE SKIP LOCKED"
+        )
+        if len(queues) == 1:  # the usual case: the index order is the answer
+            return one_queue, [queues[0], now, limit]
+        sql = (
+            f"SELECT due.id FROM unnest(%s::text[]) AS served(name) CROSS JOIN LATERAL ("
+            f"{one_queue.replace('queue = %s', 'queue = served.name')}) AS due "
+            f"ORDER BY due.priority, due.run_at, due.enqueued_ns LIMIT %s"
+        )
+        return sql, [list(queues), now, limit, limit]
+
+    def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
+        sql, params = self._due_sql(queues, now, limit)
+        cursor = self.db.execute_sql(f"EXPLAIN {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
     def open_listener(self) -> PostgresListener:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from peewee import Database, SqliteDatabase
 
 from .statuses import CLAIMABLE, Status, sql_list
-from .store import Store
+from .store import ClaimRequest, Store
 from .task import ClaimedTask
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
@@ -82,9 +82,8 @@ class SqliteStore(Store):
         status_column = (
             f"status TEXT NOT NULL DEFAULT '{default}' CHECK (status IN ({sql_list(statuses)}))"
         )
-        new_sql = _replace_column(table_sql, "status", status_column).replace(
-            "CREATE TABLE tasks", "CREATE TABLE tasks_rebuilt", 1
-        )
+        columns_sql = _replace_column(table_sql, "status", status_column)
+        new_sql = f"CREATE TABLE tasks_rebuilt ({columns_sql})"
         columns = ", ".join(column.name for column in db.get_columns("tasks"))
         db.execute_sql(new_sql)
         db.execute_sql(f"INSERT INTO tasks_rebuilt ({columns}) SELECT {columns} FROM tasks")
@@ -93,37 +92,51 @@ class SqliteStore(Store):
         for index_sql in index_sqls:
             db.execute_sql(index_sql)
 
-    def claim(
-        self, owner: str, node: str, limit: int, now: float, lease_seconds: float
-    ) -> list[ClaimedTask]:
-        if limit <= 0:
-            return []
+    def _claim(self, claim: ClaimRequest, queues: Sequence[str], now: float) -> list[ClaimedTask]:
         p = self.db.param
         token = uuid.uuid4().hex
-        with self.write_transaction():
-            cursor = self.db.execute_sql(
-                f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = attempts + 1, "
-                f"claim_token = {p}, lease_owner = {p}, node = {p}, lease_expires_at = {p} "
-                f"WHERE id IN ({self._due_sql()}) "
-                f"RETURNING id, action, payload, attempts, run_at, enqueued_ns",
-                (token, owner, node, now + lease_seconds, now, limit),
-            )
-            rows = cursor.fetchall()
-        return self._claimed(rows, token)
-
-    def _due_sql(self) -> str:
-        # Without statistics SQLite prefers the status index and sorts the whole
-        # backlog on every claim; the partial index reads just LIMIT rows.
-        p = self.db.param
-        return (
-            f"SELECT id FROM tasks INDEXED BY tasks_due "
-            f"WHERE status IN ({sql_list(CLAIMABLE)}) AND run_at <= {p} "
-            f"ORDER BY run_at, enqueued_ns LIMIT {p}"
+        due_sql, due_params = self._due_sql(queues, now, claim.limit)
+        cursor = self.db.execute_sql(
+            f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = attempts + 1, "
+            f"claim_token = {p}, lease_owner = {p}, node = {p}, lease_expires_at = {p} "
+            f"WHERE id IN ({due_sql}) RETURNING {self.CLAIM_RETURNING}",
+            (token, claim.owner, claim.node, now + claim.lease_seconds, *due_params),
         )
+        return self._claimed(cursor.fetchall(), token)
 
-    def explain_claim(self, limit: int, now: float) -> str:
-        cursor = self.db.execute_sql(f"EXPLAIN QUERY PLAN {self._due_sql()}", (now, limit))
-        return "\n".join(row[-1] for row in cursor.fetchall())
+    def _due_sql(self, queues: Sequence[str], now: float, limit: int) -> tuple[str, list]:
+        """The best ``limit`` due tasks of ``queues``: each queue's best ``limit`` read off
+        the due index (its leading column is the queue), then the best of those.
+
+        Without statistics SQLite may prefer another index and sort the whole
+        backlog; ``INDEXED BY`` makes each branch read at most ``limit`` rows.
+        """
+        p = self.db.param
+        branch = (
+            f"SELECT * FROM (SELECT id, priority, run_at, enqueued_ns FROM tasks "
+            f"INDEXED BY tasks_due WHERE status IN ({sql_list(CLAIMABLE)}) AND queue = {p} "
+            f"AND run_at <= {p} ORDER BY priority, run_at, enqueued_ns LIMIT {p})"
+        )
+        if len(queues) == 1:  # the usual case: the index order is the answer
+            return f"SELECT id FROM ({branch})", [queues[0], now, limit]
+        params: list = []
+        for queue in queues:
+            params += [queue, now, limit]
+        sql = (
+            f"SELECT id FROM ({' UNION ALL '.join([branch] * len(queues))}) "
+            f"ORDER BY priority, run_at, enqueued_ns LIMIT {p}"
+        )
+        return sql, [*params, limit]
+
+    def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
+        sql, params = self._due_sql(queues, now, limit)
+        cursor = self.db.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params)
+        depth: dict[int, int] = {0: -1}
+        lines = []
+        for node, parent, _, detail in cursor.fetchall():
+            depth[node] = depth.get(parent, -1) + 1
+            lines.append("  " * depth[node] + detail)
+        return "\n".join(lines)
 
     def try_lead(self, holder: str, now: float, ttl_seconds: float) -> bool:
         p = self.db.param
@@ -159,12 +172,12 @@ def _table_definition(db: Database, table: str) -> tuple[str, list[str]]:
 
 
 def _replace_column(table_sql: str, name: str, definition: str) -> str:
-    """``table_sql`` with the definition of column ``name`` replaced by ``definition``.
+    """The column definitions of ``table_sql``, that of ``name`` replaced by ``definition``.
 
     Column definitions are split at top-level commas (a CHECK holds commas
     inside parentheses).
     """
-    head, _, body = table_sql.partition("(")
+    _, _, body = table_sql.partition("(")
     body = body[: body.rindex(")")]
     parts, depth, current = [], 0, []
     for char in body:
@@ -183,4 +196,4 @@ def _replace_column(table_sql: str, name: str, definition: str) -> str:
         definition if column == name else part.strip()
         for column, part in zip(names, parts, strict=True)
     ]
-    return f"{head}(\n    " + ",\n    ".join(replaced) + "\n)"
+    return "\n    " + ",\n    ".join(replaced) + "\n"

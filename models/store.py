@@ -4,14 +4,15 @@ A ``Store`` is the one object the actors and the web layer talk to about
 tasks; ``open_store`` picks the backend from the URL. Each backend module
 (``sqlite_store``, ``postgres_store``) implements what differs: the claim,
 the write lock, the wake-up across processes, the leader lease, and the
-column types of the migrations. Everything else is written once, here.
+column types of the migrations. Everything else is written once, in this
+module and the three it is made of: ``lifecycle`` (leases, rescue, the
+stager, progress), ``control`` (cancel, retry, pause) and ``reads``.
 
-Each write is one transaction, and a transition is one statement (a batch,
-one per row in one transaction). Finishing an attempt is fenced by its
+Each write is one transaction. Finishing an attempt is fenced by its
 claim: every claim writes a fresh ``claim_token``, and only the holder of
-the current token can complete, fail or release that attempt, so a task
-rescued from a presumed-dead process and claimed again cannot be finished
-by the old holder as well.
+the current token can settle that attempt, so a task rescued from a
+presumed-dead process and claimed again cannot be finished by the old
+holder as well.
 
 The hot paths use hand-written SQL through Peewee's connection: the partial
 indexes are matched against literal status values (``statuses.sql_list``),
@@ -26,19 +27,26 @@ thread's.
 from __future__ import annotations
 
 import random
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from peewee import Database, DataError, IntegrityError, PeeweeException, fn
+from peewee import Database, DataError, IntegrityError, PeeweeException
 
 from .backoff import retry_delay_seconds
-from .errors import Conflict, InvalidInput, TaskNotFound
+from .control import ControlMixin
+from .errors import Conflict, InvalidInput
+from .lifecycle import LifecycleMixin
 from .notifications import Listener
-from .statuses import CLAIMABLE, STATUSES, Status, sql_list
-from .task import VIEW_FIELDS, ClaimedTask, Failure, Rescued, Task, database, storable_text
+from .outcomes import Ending, Outcome
+from .reads import ReadsMixin
+from .statuses import Status
+from .task import ClaimedTask, Failure, database, storable_text
 
 # What a database call raises when the database itself is in trouble (locked,
 # read-only, disconnected): callers retry later rather than crash.
@@ -54,21 +62,48 @@ INSERT_COLUMNS = (
     "attempts",
     "enqueued_ns",
     "run_at",
+    "priority",
+    "queue",
+    "max_attempts",
+    "attempt_budget",
+    "timeout_seconds",
 )
-_VIEW_COLUMNS = tuple(getattr(Task, name) for name in VIEW_FIELDS)
-_END_LEASE = "lease_owner = NULL, lease_expires_at = NULL, claim_token = NULL"
+END_LEASE = "lease_owner = NULL, lease_expires_at = NULL, claim_token = NULL"
 
 
-class Store(ABC):
+@dataclass(frozen=True)
+class ClaimRequest:
+    """What a claim asks for: up to ``limit`` due tasks of ``queues``, leased to ``owner``."""
+
+    owner: str
+    node: str
+    limit: int
+    queues: Sequence[str]
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What ``settle`` did: the new status of each attempt it settled (those whose
+    claim was lost are left out), and the tasks it claimed after."""
+
+    statuses: dict[str, Status]
+    claimed: list[ClaimedTask]
+
+
+class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
     """One database holding the tasks. Subclasses: ``SqliteStore``, ``PostgresStore``."""
 
     # Column types for the migrations.
     big_integer_type = "BIGINT"
     real_type = "REAL"
+    serial_type = "INTEGER"  # an integer key the database numbers itself
+    row_lock_clause = ""  # appended to a SELECT whose rows the transaction changes next
 
     def __init__(self, db: Database, url: str) -> None:
         self.db = db
         self.url = url
+        self._known_queues: set[str] = set()  # queues this process has made sure exist
         database.initialize(db)  # the Peewee models read and write this database
 
     # Connections -------------------------------------------------------
@@ -115,16 +150,17 @@ class Store(ABC):
         already comply.
         """
 
-    # Writes ------------------------------------------------------------
+    # Enqueue -------------------------------------------------------------
 
     def enqueue(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert ``rows`` (from ``new_task``) as ``queued`` in one transaction.
+        """Insert ``rows`` (from ``new_task``) in one transaction.
 
-        When this returns, the rows are committed, and every process that
-        listens (``open_listener``) has been told.
+        When this returns, the rows are committed, their queues exist, and
+        every process that listens (``open_listener``) has been told.
         """
         with self.write_transaction():
             self._insert(rows)
+            self._register_queues(rows)
             self._notify_enqueued()
 
     def enqueue_each(self, groups: Sequence[Sequence[dict[str, Any]]]) -> list[Exception | None]:
@@ -148,22 +184,51 @@ class Store(ABC):
                     outcomes.append(InvalidInput(f"the database cannot store this task: {exc}"))
                 else:
                     outcomes.append(None)
-            if any(outcome is None for outcome in outcomes):
+            stored = [
+                row
+                for rows, error in zip(groups, outcomes, strict=True)
+                if error is None
+                for row in rows
+            ]
+            if stored:
+                self._register_queues(stored)
                 self._notify_enqueued()
         return outcomes
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
+        # One multi-row INSERT per chunk, built by hand: Peewee's query builder
+        # spent ~150 µs per row here, more than the commit.
+        self.insert_rows(
+            "tasks", INSERT_COLUMNS, [[row[c] for c in INSERT_COLUMNS] for row in rows]
+        )
+
+    def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Sequence]) -> None:
+        """Insert ``values`` into ``table`` with multi-row INSERTs (one statement per chunk)."""
+        if not values:
+            return
         p = self.db.param
-        row_marks = "(" + ", ".join([p] * len(INSERT_COLUMNS)) + ")"
-        for start in range(0, len(rows), INSERT_CHUNK_ROWS):
-            chunk = rows[start : start + INSERT_CHUNK_ROWS]
-            # One multi-row INSERT per chunk, built by hand: Peewee's query
-            # builder spent ~150 µs per row here, more than the commit.
+        row_marks = "(" + ", ".join([p] * len(columns)) + ")"
+        chunk_rows = max(1, INSERT_CHUNK_ROWS * len(INSERT_COLUMNS) // len(columns))
+        for start in range(0, len(values), chunk_rows):
+            chunk = values[start : start + chunk_rows]
             self.db.execute_sql(
-                f"INSERT INTO tasks ({', '.join(INSERT_COLUMNS)}) VALUES "
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                 + ", ".join([row_marks] * len(chunk)),
-                [row[column] for row in chunk for column in INSERT_COLUMNS],
+                [value for row in chunk for value in row],
             )
+
+    def _register_queues(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Make sure every queue of ``rows`` has its row in ``queues`` (in the caller's
+        transaction); a queue this process has seen before costs nothing."""
+        new = {row["queue"] for row in rows} - self._known_queues
+        if not new:
+            return
+        p = self.db.param
+        for name in sorted(new):
+            self.db.execute_sql(
+                f"INSERT INTO queues (name) VALUES ({p}) ON CONFLICT (name) DO NOTHING", (name,)
+            )
+        self._known_queues |= new
 
     def _notify_enqueued(self) -> None:
         """Inside the enqueue's transaction: tell other processes that tasks are due.
@@ -173,62 +238,71 @@ class Store(ABC):
         """
         return None
 
-    @abstractmethod
+    # Claim and settle ----------------------------------------------------
+
     def claim(
-        self, owner: str, node: str, limit: int, now: float, lease_seconds: float
+        self,
+        owner: str,
+        node: str,
+        limit: int,
+        now: float,
+        lease_seconds: float,
+        queues: Sequence[str] | None = None,
     ) -> list[ClaimedTask]:
-        """Atomically move up to ``limit`` due tasks to ``running`` under ``owner``'s lease.
+        """Atomically move up to ``limit`` due tasks of ``queues`` to ``running`` under
+        ``owner``'s lease, best first: by priority, then due time, then acceptance.
 
-        One statement that reads the due index (``explain_claim`` shows the
-        plan), so concurrent claims from any number of processes never take
-        the same row. The attempt counter goes up here, so an attempt counts
-        even if the process dies while running it. Returned oldest-due first.
+        ``queues`` None means every queue that is not paused. One statement
+        that reads the due index (``explain_claim`` shows the plan), so
+        concurrent claims from any number of processes never take the same
+        row. The attempt counter goes up here, so an attempt counts even if
+        the process dies while running it. Returned best first.
         """
+        return self.settle([], now, ClaimRequest(owner, node, limit, queues, lease_seconds)).claimed
 
-    @abstractmethod
-    def explain_claim(self, limit: int, now: float) -> str:
-        """The database's plan for the claim's row selection, as text (for tests and operators)."""
+    def settle(
+        self,
+        outcomes: Sequence[Outcome],
+        now: float,
+        claim: ClaimRequest | None = None,
+        default_max_attempts: int = 5,
+        backoff_seconds: float = 1.0,
+        rng: random.Random | None = None,
+        node: str = "",
+    ) -> Settled:
+        """Record how attempts ended, then claim more, in one transaction.
 
-    def _claimed(self, rows: list[tuple], token: str) -> list[ClaimedTask]:
-        """Claimed rows (``id, action, payload, attempts, run_at, enqueued_ns``), oldest due
-        first."""
-        rows.sort(key=lambda row: (row[4], row[5]))
-        return [
-            ClaimedTask(
-                id=row[0],
-                action=row[1],
-                data=orjson.loads(row[2])["data"],
-                attempts=row[3],
-                token=token,
-            )
-            for row in rows
-        ]
-
-    def _fence(self) -> str:
-        p = self.db.param
-        return f"WHERE id = {p} AND status = '{Status.RUNNING}' AND claim_token = {p}"
+        Each outcome is fenced by its claim. A completion is ``completed``; a
+        failure is ``retrying`` (due after its backoff), or ``dead`` when it
+        used the task's last attempt (``max_attempts``, else
+        ``default_max_attempts``) or is permanent; an unstarted attempt is
+        given back with its attempt refunded. Any of them but a completion
+        is ``canceled`` instead when a cancel was asked meanwhile. Sharing
+        the transaction with the next claim halves the commits of a busy
+        node.
+        """
+        statuses: dict[str, Status] = {}
+        claimed: list[ClaimedTask] = []
+        if not outcomes and (claim is None or claim.limit <= 0):
+            return Settled(statuses, claimed)
+        with self.write_transaction():
+            if outcomes:
+                statuses = self._settle(
+                    outcomes, now, default_max_attempts, backoff_seconds, rng, node
+                )
+            if claim is not None and claim.limit > 0:
+                queues = self.active_queues() if claim.queues is None else claim.queues
+                if queues:
+                    claimed = self._claim(claim, queues, now)
+        return Settled(statuses, claimed)
 
     def complete_many(self, finished: Sequence[tuple[ClaimedTask, str]], now: float) -> int:
-        """Mark each ``(claimed_task, result_json)`` completed, in one transaction.
-
-        Fenced by the claim: a task that was taken back and claimed again since
-        is left alone. Returns the number of rows completed.
-        """
-        if not finished:
-            return 0
-        p = self.db.param
-        sql = (
-            f"UPDATE tasks SET status = '{Status.COMPLETED}', result = {p}, error = NULL, "
-            f"traceback = NULL, processed_at = {p}, {_END_LEASE} {self._fence()}"
-        )
-        processed_at = int(now)
-        done = 0
-        with self.write_transaction():
-            for task, result_json in finished:
-                done += self.db.execute_sql(
-                    sql, (result_json, processed_at, task.id, task.token)
-                ).rowcount
-        return done
+        """``settle`` completions alone: each ``(claimed_task, result_json)``; returns how
+        many were completed (the others' claims were lost)."""
+        outcomes = [
+            Outcome(task, Ending.COMPLETED, result_json=result) for task, result in finished
+        ]
+        return len(self.settle(outcomes, now).statuses)
 
     def fail(
         self,
@@ -238,134 +312,174 @@ class Store(ABC):
         max_attempts: int,
         backoff_seconds: float,
         rng: random.Random | None = None,
+        permanent: bool = False,
     ) -> Status | None:
-        """Record a failed attempt: ``retrying`` after a backoff, or ``dead`` at ``max_attempts``.
+        """``settle`` one failure alone; returns the new status, or None when the claim was
+        lost. ``max_attempts`` applies to a task submitted without its own."""
+        outcome = Outcome(task, Ending.FAILED, failure=failure, permanent=permanent)
+        settled = self.settle([outcome], now, None, max_attempts, backoff_seconds, rng)
+        return settled.statuses.get(task.id)
 
-        Fenced like ``complete_many``. Returns the new status, or None when the
-        claim was lost and nothing changed.
-        """
+    def release(self, tasks: Sequence[ClaimedTask], now: float | None = None) -> int:
+        """``settle`` attempts that never started: each is given back with its attempt
+        refunded (or canceled, if a cancel was asked). Returns how many."""
+        now = time.time() if now is None else now
+        outcomes = [Outcome(task, Ending.UNSTARTED) for task in tasks]
+        return len(self.settle(outcomes, now).statuses)
+
+    @abstractmethod
+    def _claim(self, claim: ClaimRequest, queues: Sequence[str], now: float) -> list[ClaimedTask]:
+        """The claim statement, inside the caller's transaction (see ``claim``)."""
+
+    @abstractmethod
+    def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
+        """The database's plan for the claim's row selection, as text (for tests and operators)."""
+
+    def _claimed(self, rows: list[tuple], token: str) -> list[ClaimedTask]:
+        """Claimed rows (``id, action, payload, attempts, queue, max_attempts,
+        timeout_seconds, priority, run_at, enqueued_ns``), best first."""
+        rows.sort(key=lambda row: (row[7], row[8], row[9]))
+        return [
+            ClaimedTask(
+                id=row[0],
+                action=row[1],
+                data=orjson.loads(row[2])["data"],
+                attempts=row[3],
+                token=token,
+                queue=row[4],
+                max_attempts=row[5],
+                timeout_seconds=row[6],
+            )
+            for row in rows
+        ]
+
+    CLAIM_RETURNING = (
+        "id, action, payload, attempts, queue, max_attempts, timeout_seconds, priority, "
+        "run_at, enqueued_ns"
+    )
+
+    def _settle(
+        self,
+        outcomes: Sequence[Outcome],
+        now: float,
+        default_max_attempts: int,
+        backoff_seconds: float,
+        rng: random.Random | None,
+        node: str,
+    ) -> dict[str, Status]:
+        statuses: dict[str, Status] = {}
+        completed = [o for o in outcomes if o.ending == Ending.COMPLETED]
+        if completed:
+            statuses.update(self._complete(completed, now))
+        for outcome in outcomes:
+            if outcome.ending == Ending.FAILED:
+                status = self._fail(outcome, now, default_max_attempts, backoff_seconds, rng)
+            elif outcome.ending == Ending.UNSTARTED:
+                status = self._release(outcome.task, now)
+            else:
+                continue
+            if status is not None:
+                statuses[outcome.task.id] = status
+        finished = Counter(
+            (outcome.task.queue, statuses[outcome.task.id])
+            for outcome in outcomes
+            if statuses.get(outcome.task.id) in (Status.COMPLETED, Status.DEAD, Status.CANCELED)
+        )
+        self.count_finished(finished, node)
+        return statuses
+
+    def _fence(self, table: str = "") -> str:
         p = self.db.param
+        prefix = f"{table}." if table else ""
+        return (
+            f"{prefix}id = {p} AND {prefix}status = '{Status.RUNNING}' "
+            f"AND {prefix}claim_token = {p}"
+        )
+
+    def _complete(self, outcomes: Sequence[Outcome], now: float) -> dict[str, Status]:
+        """One statement for the whole batch: each (id, token) fences its own row."""
+        p = self.db.param
+        values = ", ".join([f"({p}, {p}, {p})"] * len(outcomes))
+        params: list[Any] = []
+        for outcome in outcomes:
+            params += [outcome.task.id, outcome.task.token, outcome.result_json]
+        cursor = self.db.execute_sql(
+            f"WITH finished (id, token, result) AS (VALUES {values}) "
+            f"UPDATE tasks SET status = '{Status.COMPLETED}', result = finished.result, "
+            f"error = NULL, traceback = NULL, processed_at = {p}, cancel_requested = 0, "
+            f"{END_LEASE} FROM finished WHERE tasks.id = finished.id "
+            f"AND tasks.status = '{Status.RUNNING}' AND tasks.claim_token = finished.token "
+            f"RETURNING tasks.id",
+            [*params, int(now)],
+        )
+        return {row[0]: Status.COMPLETED for row in cursor.fetchall()}
+
+    def _fail(
+        self,
+        outcome: Outcome,
+        now: float,
+        default_max_attempts: int,
+        backoff_seconds: float,
+        rng: random.Random | None,
+    ) -> Status | None:
+        p = self.db.param
+        task, failure = outcome.task, outcome.failure
         error = storable_text(failure.error)
         trace = None if failure.traceback is None else storable_text(failure.traceback)
-        if task.attempts >= max_attempts:
-            status = Status.DEAD
-            sql = (
-                f"UPDATE tasks SET status = '{status}', error = {p}, traceback = {p}, "
-                f"processed_at = {p}, {_END_LEASE} "
-            )
-            params = (error, trace, int(now), task.id, task.token)
-        else:
-            status = Status.RETRYING
-            run_at = now + retry_delay_seconds(task.attempts, backoff_seconds, rng)
-            sql = (
-                f"UPDATE tasks SET status = '{status}', error = {p}, traceback = {p}, "
-                f"run_at = {p}, {_END_LEASE} "
-            )
-            params = (error, trace, run_at, task.id, task.token)
-        with self.write_transaction():
-            changed = self.db.execute_sql(sql + self._fence(), params).rowcount
-        return status if changed else None
-
-    def release(self, tasks: Sequence[ClaimedTask]) -> int:
-        """Give back claimed attempts that never started, in one transaction.
-
-        The attempt is refunded and the task is due at once (``retrying`` if an
-        earlier attempt failed, else ``queued``). Used for prefetched tasks of a
-        crashed worker and at graceful shutdown. Fenced like ``complete_many``.
-        """
-        if not tasks:
-            return 0
-        sql = (
-            f"UPDATE tasks SET status = CASE WHEN attempts > 1 THEN '{Status.RETRYING}' "
-            f"ELSE '{Status.QUEUED}' END, attempts = attempts - 1, {_END_LEASE} {self._fence()}"
-        )
-        released = 0
-        with self.write_transaction():
-            for task in tasks:
-                released += self.db.execute_sql(sql, (task.id, task.token)).rowcount
-        return released
-
-    def heartbeat(
-        self, owner: str, task_ids: Sequence[str], now: float, lease_seconds: float
-    ) -> int:
-        """Extend ``owner``'s lease on the running tasks it still holds."""
-        if not task_ids:
-            return 0
-        p = self.db.param
-        marks = ", ".join([p] * len(task_ids))
-        with self.write_transaction():
-            return self.db.execute_sql(
-                f"UPDATE tasks SET lease_expires_at = {p} "
-                f"WHERE status = '{Status.RUNNING}' AND lease_owner = {p} AND id IN ({marks})",
-                (now + lease_seconds, owner, *task_ids),
-            ).rowcount
-
-    def rescue(
-        self, now: float, max_attempts: int, dead_owners: Sequence[str] = ()
-    ) -> list[Rescued]:
-        """Take back running tasks whose lease expired or whose owner is known dead.
-
-        One statement. The interrupted attempt counts: a task that has used
-        ``max_attempts`` goes to ``dead`` (this is how a task that kills its
-        process every time ends), the rest are ``queued`` and due at once.
-        """
-        p = self.db.param
-        owners = ""
-        if dead_owners:
-            owners = f" OR lease_owner IN ({', '.join([p] * len(dead_owners))})"
-        dead, queued = Status.DEAD, Status.QUEUED
-        with self.write_transaction():
-            cursor = self.db.execute_sql(
-                f"UPDATE tasks SET "
-                f"status = CASE WHEN attempts >= {p} THEN '{dead}' ELSE '{queued}' END, "
-                f"processed_at = CASE WHEN attempts >= {p} THEN {p} ELSE processed_at END, "
-                f"error = 'attempt ' || CAST(attempts AS TEXT) || ' interrupted: ' "
-                f"|| lease_owner || ' died or its lease expired', traceback = NULL, "
-                f"run_at = {p}, {_END_LEASE} "
-                f"WHERE status = '{Status.RUNNING}' AND (lease_expires_at < {p}{owners}) "
-                f"RETURNING id, status",
-                (max_attempts, max_attempts, int(now), now, now, *dead_owners),
-            )
-            return [Rescued(row[0], Status(row[1])) for row in cursor.fetchall()]
-
-    # Reads -------------------------------------------------------------
-
-    def lease_owners(self) -> list[str]:
-        """The processes that hold running tasks now."""
+        run_at = now + retry_delay_seconds(task.attempts, backoff_seconds, rng)
+        canceled, dead, retrying = Status.CANCELED, Status.DEAD, Status.RETRYING
+        last = f"({p} OR attempts >= COALESCE(max_attempts, {p}))"
         cursor = self.db.execute_sql(
-            f"SELECT DISTINCT lease_owner FROM tasks WHERE status = '{Status.RUNNING}'"
+            f"UPDATE tasks SET "
+            f"status = CASE WHEN cancel_requested = 1 THEN '{canceled}' "
+            f"WHEN {last} THEN '{dead}' ELSE '{retrying}' END, "
+            f"run_at = CASE WHEN cancel_requested = 0 AND NOT {last} THEN {p} ELSE run_at END, "
+            f"processed_at = CASE WHEN cancel_requested = 1 OR {last} THEN {p} "
+            f"ELSE processed_at END, "
+            f"error = {p}, traceback = {p}, {END_LEASE} WHERE {self._fence()} RETURNING status",
+            (
+                outcome.permanent,
+                default_max_attempts,
+                outcome.permanent,
+                default_max_attempts,
+                run_at,
+                outcome.permanent,
+                default_max_attempts,
+                int(now),
+                error,
+                trace,
+                task.id,
+                task.token,
+            ),
         )
-        return [row[0] for row in cursor.fetchall() if row[0] is not None]
+        row = cursor.fetchone()
+        return None if row is None else Status(row[0])
 
-    def list_tasks(self, status: Status | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Newest first (``created_at``, then acceptance order), as views (``VIEW_FIELDS``)."""
-        query = Task.select(*_VIEW_COLUMNS)
-        if status is not None:
-            query = query.where(Task.status == status.value)
-        query = query.order_by(Task.created_at.desc(), Task.enqueued_ns.desc()).limit(limit)
-        return [dict(zip(VIEW_FIELDS, row, strict=True)) for row in query.tuples()]
-
-    def get_task(self, task_id: str) -> dict[str, Any]:
-        """One task's view; raises ``TaskNotFound``."""
-        if "\x00" in task_id:  # no id holds one, and PostgreSQL refuses it in a query
-            raise TaskNotFound("task not found")
-        rows = list(Task.select(*_VIEW_COLUMNS).where(Task.id == task_id).tuples())
-        if not rows:
-            raise TaskNotFound("task not found")
-        return dict(zip(VIEW_FIELDS, rows[0], strict=True))
-
-    def count_backlog(self) -> int:
-        """Tasks waiting to be claimed (``queued`` or ``retrying``), counted on the due index."""
+    def _release(self, task: ClaimedTask, now: float) -> Status | None:
+        canceled = Status.CANCELED
+        p = self.db.param
         cursor = self.db.execute_sql(
-            f"SELECT COUNT(*) FROM tasks WHERE status IN ({sql_list(CLAIMABLE)})"
+            f"UPDATE tasks SET "
+            f"status = CASE WHEN cancel_requested = 1 THEN '{canceled}' "
+            f"WHEN attempts > 1 THEN '{Status.RETRYING}' ELSE '{Status.QUEUED}' END, "
+            f"processed_at = CASE WHEN cancel_requested = 1 THEN {p} ELSE processed_at END, "
+            f"attempts = attempts - 1, {END_LEASE} WHERE {self._fence()} RETURNING status",
+            (int(now), task.id, task.token),
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        return None if row is None else Status(row[0])
 
-    def count_by_status(self) -> dict[Status, int]:
-        query = Task.select(Task.status, fn.COUNT(Task.id)).group_by(Task.status).tuples()
-        counts = dict.fromkeys(STATUSES, 0)
-        counts.update((Status(status), count) for status, count in query)
-        return counts
+    def count_finished(self, finished: Mapping[tuple[str, Status], int], node: str = "") -> None:
+        """Add to the counts of finished tasks by (queue, status), in the caller's
+        transaction; ``node`` keeps two nodes off the same counter row."""
+        p = self.db.param
+        for (queue, status), count in finished.items():
+            self.db.execute_sql(
+                f"INSERT INTO finished_counts (queue, status, node, count) "
+                f"VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (queue, status, node) "
+                f"DO UPDATE SET count = finished_counts.count + excluded.count",
+                (queue, str(status), node, count),
+            )
 
     # Coordination between processes ------------------------------------
 

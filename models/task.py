@@ -17,6 +17,8 @@ from .statuses import Status
 # Every model is bound to this proxy; ``open_store`` points it at a database.
 database = DatabaseProxy()
 
+DEFAULT_QUEUE = "default"
+
 
 class Task(Model):
     id = TextField(primary_key=True)
@@ -35,6 +37,13 @@ class Task(Model):
     lease_expires_at = FloatField(null=True)  # unix seconds
     node = TextField(null=True)  # the node that ran (or runs) the latest attempt
     claim_token = TextField(null=True)  # fences the running attempt; new at every claim
+    priority = IntegerField(default=0)  # 0 (first) to 9 among due tasks
+    queue = TextField(default=DEFAULT_QUEUE)
+    max_attempts = IntegerField(null=True)  # attempts before dead; raised by a retry by hand
+    attempt_budget = IntegerField(null=True)  # max_attempts as submitted: a retry's fresh budget
+    timeout_seconds = FloatField(null=True)  # how long one attempt may run; None: no limit
+    cancel_requested = IntegerField(default=0)  # 1: cancel the running attempt when it ends
+    progress = TextField(null=True)  # JSON {"fraction", "message", "at"} from the action
 
     class Meta:
         database = database
@@ -55,7 +64,25 @@ VIEW_FIELDS = (
     "created_at",
     "processed_at",
     "node",
+    "queue",
+    "priority",
+    "run_at",
+    "max_attempts",
+    "timeout",
+    "cancel_requested",
+    "progress",
 )
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """How a task is to run, beside its action and data (each already checked)."""
+
+    max_attempts: int  # the caller resolves the default (--max-attempts)
+    timeout_seconds: float | None = None  # None: no limit
+    run_at: float | None = None  # unix seconds; None: now
+    priority: int = 0
+    queue: str = DEFAULT_QUEUE
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,9 @@ class ClaimedTask:
     data: dict[str, Any]
     attempts: int
     token: str  # the claim's fence: finishing this attempt requires it
+    queue: str = DEFAULT_QUEUE
+    max_attempts: int | None = None  # None: the node's --max-attempts
+    timeout_seconds: float | None = None  # None: no limit
 
 
 @dataclass(frozen=True)
@@ -106,8 +136,17 @@ class _AcceptanceClock:
 _acceptance_clock = _AcceptanceClock()
 
 
-def new_task(action: str, data: dict[str, Any], now_ns: int | None = None) -> dict[str, Any]:
+def new_task(
+    action: str,
+    data: dict[str, Any],
+    options: TaskOptions | None = None,
+    now_ns: int | None = None,
+) -> dict[str, Any]:
     """Build the row for a task accepted at ``now_ns``; nothing is written yet.
+
+    It is ``scheduled`` when ``options.run_at`` is later than ``now_ns``,
+    else ``queued``. Without ``options`` it runs in the default queue, at
+    once, with ``max_attempts`` left to the node that runs it.
 
     Raises ``InvalidInput`` for what no backend could store: an action with
     U+0000 (PostgreSQL text cannot hold it), or data nested deeper than the
@@ -127,15 +166,23 @@ def new_task(action: str, data: dict[str, Any], now_ns: int | None = None) -> di
         payload_json = orjson.dumps(payload).decode()
     except orjson.JSONEncodeError as exc:
         raise InvalidInput("data nested too deeply") from exc
+    now = now_ns / 1e9
+    run_at = now if options is None or options.run_at is None else options.run_at
+    max_attempts = None if options is None else options.max_attempts
     return {
         "id": task_id,
         "payload": payload_json,
-        "status": Status.QUEUED.value,
+        "status": (Status.SCHEDULED if run_at > now else Status.QUEUED).value,
         "created_at": created_at,
         "action": action,
         "attempts": 0,
         "enqueued_ns": enqueued_ns,
-        "run_at": now_ns / 1e9,
+        "run_at": run_at,
+        "priority": 0 if options is None else options.priority,
+        "queue": DEFAULT_QUEUE if options is None else options.queue,
+        "max_attempts": max_attempts,
+        "attempt_budget": max_attempts,
+        "timeout_seconds": None if options is None else options.timeout_seconds,
     }
 
 

@@ -8,6 +8,7 @@ from .config import (
     DEFAULT_THREADS,
     WebConfig,
 )
+from .validation import check_queue_name
 
 __all__ = [
     "DEFAULT_HOST",
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_THREADS",
     "WebConfig",
     "build_app",
+    "check_queue_name",
     "start_server",
     "stop_server",
 ]

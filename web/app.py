@@ -6,12 +6,16 @@ import cherrypy
 import pykka
 from cherrypy import _cplogging
 
+import actors
 import models
 
+from .actions import ActionsResource
 from .config import WebConfig
+from .control import ControlResource
 from .docs import DocsResource
 from .errors import json_error_page, json_unexpected_error
 from .protocol_errors import use_json_protocol_errors
+from .queues import QueuesResource
 from .router import Router
 from .routes import build_routes
 from .tasks import TasksResource
@@ -24,10 +28,22 @@ def build_app(
     intake: models.Intake,
     dispatcher: pykka.ActorRef,
     config: WebConfig | None = None,
+    queue_config: actors.QueueConfig | None = None,
+    registry: actors.ActionRegistry | None = None,
 ) -> cherrypy.Application:
     config = config or WebConfig()
-    tasks = TasksResource(store, intake, dispatcher, config.max_body_bytes)
-    router = Router(build_routes(tasks, DocsResource(config)))
+    queue_config = queue_config or actors.QueueConfig()
+    registry = registry or actors.registry
+    body = config.max_body_bytes
+    router = Router(
+        build_routes(
+            TasksResource(store, intake, dispatcher, body, queue_config, registry),
+            ControlResource(store, dispatcher, body, queue_config),
+            QueuesResource(store, dispatcher),
+            ActionsResource(registry, queue_config),
+            DocsResource(config),
+        )
+    )
     app_config = {
         "/": {
             "request.dispatch": router,

@@ -4,21 +4,54 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import STATUSES
-
 from .config import WebConfig
-from .validation import MAX_ACTION_LENGTH, MAX_BATCH_TASKS, MAX_LIST_LIMIT
+from .schemas import QUEUE_NAME_SCHEMA, STATUS_SCHEMA, ref, schemas
+from .validation import MAX_BATCH_TASKS, MAX_LIST_LIMIT
+
+UNAVAILABLE = "Database unavailable; see Retry-After"
+
+
+def _body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    return _body(ref("Error"), description)
+
+
+def _operation(
+    summary: str,
+    operation_id: str,
+    responses: dict[str, Any],
+    parameters: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "operationId": operation_id,
+        "responses": {**responses, "503": _error(UNAVAILABLE)},
     }
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def _path_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+TASK_ID = _path_parameter("id", {"type": "string"})
+QUEUE = _path_parameter("name", QUEUE_NAME_SCHEMA)
 
 
 def build_document(config: WebConfig) -> dict[str, Any]:
-    submission = {"$ref": "#/components/schemas/TaskSubmission"}
+    submission = ref("TaskSubmission")
+    json_body = {
+        "required": True,
+        "description": f"At most {config.max_body_bytes} bytes.",
+    }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -28,12 +61,21 @@ def build_document(config: WebConfig) -> dict[str, Any]:
         },
         "paths": {
             "/tasks": {
-                "post": {
-                    "summary": "Queue one task, or up to 1,000 at once (all or nothing)",
-                    "operationId": "queueTasks",
-                    "requestBody": {
-                        "required": True,
-                        "description": f"At most {config.max_body_bytes} bytes.",
+                "post": _operation(
+                    "Queue one task, or up to 1,000 at once (all or nothing)",
+                    "queueTasks",
+                    {
+                        "202": _body(
+                            {"oneOf": [ref("Accepted"), ref("AcceptedBatch")]},
+                            "Committed to the database: queued, or scheduled for later",
+                        ),
+                        "400": _error("Invalid JSON or an invalid task; nothing stored"),
+                        "409": _error("A task the database refused as a whole; nothing stored"),
+                        "413": _error("Body too large"),
+                        "415": _error("Content-Type is not JSON"),
+                    },
+                    body={
+                        **json_body,
                         "content": {
                             "application/json": {
                                 "schema": {
@@ -50,35 +92,20 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {
-                        "202": {
-                            "description": "Committed to the database, queued",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "oneOf": [
-                                            {"$ref": "#/components/schemas/Accepted"},
-                                            {"$ref": "#/components/schemas/AcceptedBatch"},
-                                        ]
-                                    }
-                                }
-                            },
-                        },
-                        "400": _error("Invalid JSON or an invalid task; nothing stored"),
-                        "413": _error("Body too large"),
-                        "415": _error("Content-Type is not JSON"),
-                        "503": _error("Database unavailable or queue full; see Retry-After"),
+                ),
+                "get": _operation(
+                    "List tasks, newest first",
+                    "listTasks",
+                    {
+                        "200": _body(ref("TaskList"), "The tasks"),
+                        "400": _error("Bad status or limit"),
                     },
-                },
-                "get": {
-                    "summary": "List tasks, newest first",
-                    "operationId": "listTasks",
-                    "parameters": [
+                    parameters=[
                         {
                             "name": "status",
                             "in": "query",
                             "required": False,
-                            "schema": {"type": "string", "enum": list(STATUSES)},
+                            "schema": STATUS_SCHEMA,
                         },
                         {
                             "name": "limit",
@@ -92,128 +119,120 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                             },
                         },
                     ],
-                    "responses": {
-                        "200": {
-                            "description": "The tasks",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/TaskList"}
-                                }
-                            },
-                        },
-                        "400": _error("Bad status or limit"),
-                        "503": _error("Database unavailable"),
-                    },
-                },
+                ),
             },
             "/tasks/{id}": {
-                "get": {
-                    "summary": "One task",
-                    "operationId": "getTask",
-                    "parameters": [
-                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The task",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Task"}
-                                }
-                            },
-                        },
+                "get": _operation(
+                    "One task",
+                    "getTask",
+                    {"200": _body(ref("Task"), "The task"), "404": _error("No such task")},
+                    parameters=[TASK_ID],
+                )
+            },
+            "/tasks/{id}/cancel": {
+                "post": _operation(
+                    "Cancel a task",
+                    "cancelTask",
+                    {
+                        "200": _body(ref("Task"), "Canceled at once: no attempt was running"),
+                        "202": _body(
+                            ref("Task"),
+                            "Its running attempt is asked to stop (cancel_requested); the task "
+                            "becomes canceled when it ends, unless it completes",
+                        ),
                         "404": _error("No such task"),
-                        "503": _error("Database unavailable"),
+                        "409": _error("The task is already completed, dead or canceled"),
                     },
-                },
+                    parameters=[TASK_ID],
+                )
+            },
+            "/tasks/{id}/retry": {
+                "post": _operation(
+                    "Send a completed, dead or canceled task back to the queue",
+                    "retryTask",
+                    {
+                        "200": _body(ref("Task"), "Queued, due now, with a fresh budget"),
+                        "404": _error("No such task"),
+                        "409": _error("The task is not finished"),
+                    },
+                    parameters=[TASK_ID],
+                )
+            },
+            "/tasks/cancel": {
+                "post": _operation(
+                    "Cancel many tasks: by ids, or every task a filter matches",
+                    "cancelTasks",
+                    {
+                        "200": _body(ref("BulkResult"), "How many matched and how many changed"),
+                        "400": _error("A bad selection"),
+                        "413": _error("Body too large"),
+                        "415": _error("Content-Type is not JSON"),
+                    },
+                    body={
+                        **json_body,
+                        "content": {"application/json": {"schema": ref("Selection")}},
+                    },
+                )
+            },
+            "/tasks/retry": {
+                "post": _operation(
+                    "Retry many finished tasks: by ids, or every task a filter matches",
+                    "retryTasks",
+                    {
+                        "200": _body(ref("BulkResult"), "How many matched and how many changed"),
+                        "400": _error("A bad selection"),
+                        "413": _error("Body too large"),
+                        "415": _error("Content-Type is not JSON"),
+                    },
+                    body={
+                        **json_body,
+                        "content": {"application/json": {"schema": ref("Selection")}},
+                    },
+                )
+            },
+            "/queues": {
+                "get": _operation(
+                    "Every queue that has tasks or has been paused",
+                    "listQueues",
+                    {"200": _body(ref("QueueList"), "The queues")},
+                )
+            },
+            "/queues/{name}/pause": {
+                "post": _operation(
+                    "Pause a queue on every node: it still takes tasks, and running ones finish",
+                    "pauseQueue",
+                    {"200": _body(ref("Queue"), "Paused"), "400": _error("Not a queue name")},
+                    parameters=[QUEUE],
+                )
+            },
+            "/queues/{name}/resume": {
+                "post": _operation(
+                    "Resume a paused queue",
+                    "resumeQueue",
+                    {
+                        "200": _body(ref("Queue"), "Resumed"),
+                        "400": _error("Not a queue name"),
+                        "404": _error("No such queue"),
+                    },
+                    parameters=[QUEUE],
+                )
+            },
+            "/actions": {
+                "get": {
+                    "summary": "The actions this node runs, and what it does with others",
+                    "operationId": "listActions",
+                    "responses": {"200": _body(ref("ActionList"), "The actions")},
+                }
             },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
                     "operationId": "openapi",
                     "responses": {
-                        "200": {
-                            "description": "OpenAPI 3 document",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
+                        "200": _body({"type": "object"}, "OpenAPI 3 document"),
                     },
-                },
+                }
             },
         },
-        "components": {
-            "schemas": {
-                "TaskSubmission": {
-                    "type": "object",
-                    "required": ["action"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "action": {
-                            "type": "string",
-                            "minLength": 1,
-                            "maxLength": MAX_ACTION_LENGTH,
-                        },
-                        "data": {"type": "object", "nullable": True},
-                    },
-                },
-                "Accepted": {
-                    "type": "object",
-                    "required": ["id", "status"],
-                    "properties": {
-                        "id": {"type": "string", "format": "uuid"},
-                        "status": {"type": "string", "enum": ["queued"]},
-                    },
-                },
-                "AcceptedBatch": {
-                    "type": "object",
-                    "required": ["tasks", "count"],
-                    "properties": {
-                        "tasks": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Accepted"},
-                        },
-                        "count": {"type": "integer"},
-                    },
-                },
-                "Task": {
-                    "type": "object",
-                    "required": [
-                        "id",
-                        "action",
-                        "payload",
-                        "status",
-                        "result",
-                        "error",
-                        "attempts",
-                        "created_at",
-                        "processed_at",
-                        "node",
-                    ],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "action": {"type": "string"},
-                        "payload": {"type": "object"},
-                        "status": {"type": "string", "enum": list(STATUSES)},
-                        "result": {"nullable": True},
-                        "error": {"type": "string", "nullable": True},
-                        "attempts": {"type": "integer", "minimum": 0},
-                        "created_at": {"type": "integer"},
-                        "processed_at": {"type": "integer", "nullable": True},
-                        "node": {"type": "string", "nullable": True},
-                    },
-                },
-                "TaskList": {
-                    "type": "object",
-                    "required": ["tasks", "count"],
-                    "properties": {
-                        "tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
-                        "count": {"type": "integer"},
-                    },
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "string"}},
-                },
-            }
-        },
+        "components": {"schemas": schemas()},
     }

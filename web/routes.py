@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from .actions import ActionsResource
+from .control import ControlResource
 from .docs import DocsResource
+from .queues import QueuesResource
 from .router import Route
 from .tasks import TasksResource
 
 
-def build_routes(tasks: TasksResource, docs: DocsResource) -> list[Route]:
+def build_routes(
+    tasks: TasksResource,
+    control: ControlResource,
+    queues: QueuesResource,
+    actions: ActionsResource,
+    docs: DocsResource,
+) -> list[Route]:
     return [
         Route("POST", "/tasks", tasks.enqueue),
         Route("GET", "/tasks", tasks.list),
         Route("GET", "/tasks/{task_id}", tasks.get),
+        Route("POST", "/tasks/{task_id}/cancel", control.cancel),
+        Route("POST", "/tasks/{task_id}/retry", control.retry),
+        Route("POST", "/tasks/cancel", control.cancel_many),
+        Route("POST", "/tasks/retry", control.retry_many),
+        Route("GET", "/queues", queues.list),
+        Route("POST", "/queues/{name}/pause", queues.pause),
+        Route("POST", "/queues/{name}/resume", queues.resume),
+        Route("GET", "/actions", actions.list),
         Route("GET", "/openapi.json", docs.openapi),
     ]

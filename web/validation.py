@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -14,7 +18,13 @@ MAX_ACTION_LENGTH = 200
 MAX_BATCH_TASKS = 1000
 DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
-TASK_FIELDS = ("action", "data")
+TASK_FIELDS = ("action", "data", "run_at", "delay", "priority", "queue", "max_attempts", "timeout")
+MAX_PRIORITY = 9  # priorities are 0 (first) to 9
+MAX_ATTEMPTS = 100
+MAX_TIMEOUT_SECONDS = 86_400.0
+MAX_DELAY_SECONDS = 10 * 366 * 86_400.0  # ten years
+MAX_RUN_AT = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 T = TypeVar("T")
 
@@ -56,13 +66,25 @@ def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def check_task(item: Any) -> tuple[str, dict[str, Any]]:
-    """One task object → ``(action, data)``."""
+@dataclass(frozen=True)
+class TaskInput:
+    """One task as submitted and checked: ``options`` holds the optional fields given,
+    as ``TaskOptions`` names them (``delay`` already turned into ``run_at``)."""
+
+    action: str
+    data: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def check_task(item: Any, now: float | None = None) -> TaskInput:
+    """One task object, every field checked; an error names the field."""
     if not isinstance(item, dict):
         raise InvalidInput("a task must be a JSON object")
     unknown = sorted(set(item) - set(TASK_FIELDS))
     if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; a task has only 'action' and 'data'")
+        raise InvalidInput(
+            f"unknown field {unknown[0]!r}; a task has only {', '.join(map(repr, TASK_FIELDS))}"
+        )
     action = item.get("action")
     if action is None or action == "":
         raise InvalidInput("action required")
@@ -75,22 +97,88 @@ def check_task(item: Any) -> tuple[str, dict[str, Any]]:
         data = {}
     elif not isinstance(data, dict):
         raise InvalidInput("data must be a JSON object")
-    return action, data
+    return TaskInput(action, data, _options(item, time.time() if now is None else now))
+
+
+def _options(item: dict[str, Any], now: float) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if "run_at" in item and "delay" in item:
+        raise InvalidInput("run_at and delay: give one of them, not both")
+    if "run_at" in item:
+        options["run_at"] = check_run_at(item["run_at"])
+    if "delay" in item:
+        options["run_at"] = now + _number(item["delay"], "delay", 0, MAX_DELAY_SECONDS)
+    if "priority" in item:
+        options["priority"] = _integer(item["priority"], "priority", 0, MAX_PRIORITY)
+    if "queue" in item:
+        options["queue"] = check_queue_name(item["queue"], "queue")
+    if "max_attempts" in item:
+        options["max_attempts"] = _integer(item["max_attempts"], "max_attempts", 1, MAX_ATTEMPTS)
+    if "timeout" in item:
+        timeout = _number(item["timeout"], "timeout", 0, MAX_TIMEOUT_SECONDS)
+        options["timeout_seconds"] = timeout or None  # 0: no limit
+    return options
+
+
+def check_run_at(value: Any) -> float:
+    """Unix seconds (a number), or an RFC 3339 date-time string with an offset."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise InvalidInput(
+                "run_at must be Unix seconds or an RFC 3339 date-time such as "
+                "2026-12-01T09:30:00+01:00"
+            ) from exc
+        if moment.tzinfo is None:
+            raise InvalidInput("run_at needs an offset, e.g. Z or +01:00")
+        try:
+            value = moment.timestamp()
+        except (OverflowError, OSError, ValueError) as exc:
+            raise InvalidInput("run_at is out of range") from exc
+    return _number(value, "run_at", 0, MAX_RUN_AT)
+
+
+def check_queue_name(value: Any, name: str = "queue") -> str:
+    if not isinstance(value, str) or not QUEUE_NAME.fullmatch(value):
+        raise InvalidInput(f"{name} must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'")
+    return value
+
+
+def _integer(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{name} must be a number")
+    if not low <= value <= high:  # NaN fails this too
+        raise InvalidInput(f"{name} must be from {_plain(low)} to {_plain(high)}")
+    return float(value)
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def check_batch(
-    items: list[Any], make: Callable[[str, dict[str, Any]], T] = lambda *task: task
+    items: list[Any],
+    make: Callable[[TaskInput], T] = lambda task: task,
+    now: float | None = None,
 ) -> list[T]:
-    """A JSON array of tasks, all valid or none: ``make(action, data)`` of each, in order;
-    the error of the first bad one (from ``check_task`` or ``make``) names its index."""
+    """A JSON array of tasks, all valid or none: ``make(task)`` of each, in order; the
+    error of the first bad one (from ``check_task`` or ``make``) names its index."""
     if not items:
         raise InvalidInput("a batch needs at least one task")
     if len(items) > MAX_BATCH_TASKS:
         raise InvalidInput(f"a batch holds at most {MAX_BATCH_TASKS} tasks")
+    now = time.time() if now is None else now
     made = []
     for index, item in enumerate(items):
         try:
-            made.append(make(*check_task(item)))
+            made.append(make(check_task(item, now)))
         except InvalidInput as exc:
             raise InvalidInput(f"task {index}: {exc}") from exc
     return made

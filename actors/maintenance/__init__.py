@@ -2,6 +2,7 @@
 
 - ``Rescuer``: running tasks of dead processes and expired leases go back.
 - ``LeaderElector``: which node runs the services that a cluster runs once.
+- ``Stager``: delayed tasks become due.
 
 The supervisor starts and stops them; the ticker sends each its ``Tick``.
 """
@@ -9,5 +10,13 @@ The supervisor starts and stops them; the ticker sends each its ``Tick``.
 from .leader import LeaderElector
 from .rescuer import Rescuer, dead_local_owners
 from .service import Leadership, MaintenanceService
+from .stager import Stager
 
-__all__ = ["LeaderElector", "Leadership", "MaintenanceService", "Rescuer", "dead_local_owners"]
+__all__ = [
+    "LeaderElector",
+    "Leadership",
+    "MaintenanceService",
+    "Rescuer",
+    "Stager",
+    "dead_local_owners",
+]

@@ -8,7 +8,7 @@ import threading
 
 import pykka
 
-from actors import ActionRegistry, Flush, Worker
+from actors import ActionRegistry, Dispatcher, Flush, Worker
 from actors.actions import Action
 
 WAIT_SECONDS = 10.0
@@ -57,19 +57,21 @@ class BlockingAction:
 
 def registry_with(**actions) -> ActionRegistry:
     """A registry whose fallback echoes the data; ``actions`` are added by name."""
-    registry = ActionRegistry(Action("*", lambda data: {"echo": data}))
+    registry = ActionRegistry(Action("*", lambda data: {"echo": data}, source="test"))
     for name, function in actions.items():
         registry.register(name, function)
     return registry
 
 
 def flush_workers() -> None:
-    """Ask every live worker to commit; returns once all earlier messages ran."""
-    for ref in pykka.ActorRegistry.get_by_class(Worker):
-        try:
-            ref.ask(Flush(), timeout=WAIT_SECONDS)
-        except pykka.ActorDeadError:
-            pass
+    """Returns once every live worker has reported all it ran, and the dispatcher has
+    committed every outcome reported (a Flush asked of each, in that order)."""
+    for cls in (Worker, Dispatcher):
+        for ref in pykka.ActorRegistry.get_by_class(cls):
+            try:
+                ref.ask(Flush(), timeout=WAIT_SECONDS)
+            except pykka.ActorDeadError:
+                pass
 
 
 class ProbeWorker(pykka.ThreadingActor):

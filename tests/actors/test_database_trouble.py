@@ -1,4 +1,4 @@
-"""When the database refuses writes for a while, workers wait it out instead of dying."""
+"""When the database refuses writes for a while, the actors wait it out instead of dying."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import pykka
 
 import models
-from actors import Boot, QueueConfig, Supervisor, Wake, Worker
+from actors import Boot, Dispatcher, QueueConfig, Supervisor, Wake, Worker
 
 from .helpers import WAIT_SECONDS, Latch, flush_workers, registry_with
 
@@ -41,10 +41,11 @@ def test_a_locked_database_delays_the_commit_and_loses_nothing(tmp_path, caplog)
     gate.set()
     ran.wait(1)
     flush_workers()  # this commit fails: the lock is held
-    assert "persist failed" in caplog.text
+    assert "commit failed outcomes=1" in caplog.text
+    assert store.get_task(task_id["id"])["status"] == "running"  # kept, not lost
     caplog.clear()
 
-    # Then once the lock is gone, the same worker commits the result
+    # Then once the lock is gone, the dispatcher commits the outcome it kept
     locker.execute("ROLLBACK")
     locker.close()
     flush_workers()
@@ -52,5 +53,6 @@ def test_a_locked_database_delays_the_commit_and_loses_nothing(tmp_path, caplog)
     assert (task["status"], task["attempts"]) == ("completed", 1)
     assert "worker restarted" not in caplog.text
     [worker] = pykka.ActorRegistry.get_by_class(Worker)
-    assert worker.is_alive()
+    [dispatcher] = pykka.ActorRegistry.get_by_class(Dispatcher)
+    assert worker.is_alive() and dispatcher.is_alive()
     store.close()

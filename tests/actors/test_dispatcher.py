@@ -5,7 +5,17 @@ from __future__ import annotations
 import pykka
 
 import models
-from actors import AttachWorker, Dispatcher, HeldCounts, QueueConfig, RunTask, TasksFinished, Wake
+from actors import (
+    AttachWorker,
+    Dispatcher,
+    Executed,
+    Flush,
+    HeldCounts,
+    QueueConfig,
+    RunTask,
+    Wake,
+    WorkerSlot,
+)
 from models import Status
 
 from .helpers import Latch, ProbeWorker
@@ -19,8 +29,12 @@ def start_dispatcher(store, config: QueueConfig = CONFIG):
     latch = Latch()
     for index in range(config.workers):
         probe = ProbeWorker.start(inboxes[index], latch)
-        dispatcher.tell(AttachWorker(index, probe))
+        dispatcher.tell(AttachWorker(index, probe, WorkerSlot(index)))
     return dispatcher, inboxes, latch
+
+
+def completed(attempt) -> models.Outcome:
+    return models.Outcome(attempt.task, models.Ending.COMPLETED, result_json="{}")
 
 
 def enqueue(store, count: int) -> list[str]:
@@ -37,8 +51,8 @@ def test_tasks_go_round_robin_to_the_workers(store):
     dispatcher.tell(Wake())
     latch.wait(6)
     # Then the workers get alternate tasks, oldest first
-    assert [m.task.id for m in inboxes[0]] == ids[0::2]
-    assert [m.task.id for m in inboxes[1]] == ids[1::2]
+    assert [m.attempt.id for m in inboxes[0]] == ids[0::2]
+    assert [m.attempt.id for m in inboxes[1]] == ids[1::2]
     assert all(isinstance(m, RunTask) for inbox in inboxes for m in inbox)
 
 
@@ -57,8 +71,8 @@ def test_each_worker_holds_at_most_prefetch_and_the_backlog_stays_in_the_databas
     assert (counts[Status.RUNNING], counts[Status.QUEUED]) == (10, 20)
 
     # When worker 0 finishes two tasks, it gets exactly two more
-    finished = tuple(m.task.id for m in inboxes[0][:2])
-    dispatcher.tell(TasksFinished(0, finished))
+    for message in inboxes[0][:2]:
+        dispatcher.tell(Executed(0, completed(message.attempt)))
     latch.wait(12)
     assert dispatcher.ask(HeldCounts()) == [5, 5]
     assert [len(inbox) for inbox in inboxes] == [7, 5]
@@ -70,21 +84,26 @@ def test_a_dead_worker_gets_no_tasks_and_its_replacement_takes_its_place(store):
     dispatcher, inboxes, latch = start_dispatcher(store)
     dispatcher.tell(Wake())
     latch.wait(4)
-    held_by_0 = [m.task.id for m in inboxes[0]]
+    held_by_0 = [m.attempt.id for m in inboxes[0]]
     probes = pykka.ActorRegistry.get_by_class(ProbeWorker)
     # When worker 0 dies, and tasks are due while it is dead
     probes[0].stop()
     more = enqueue(store, 4)
-    dispatcher.tell(TasksFinished(1, tuple(m.task.id for m in inboxes[1])))
+    done = [message.attempt.id for message in inboxes[1]]
+    for message in list(inboxes[1]):
+        dispatcher.tell(Executed(1, completed(message.attempt)))
+    dispatcher.tell(Wake())  # as the web handler does after an enqueue
     latch.wait(4 + 4)  # worker 1 has room for all four
     # Then the dead worker got none of them: they went to the live one
-    assert [m.task.id for m in inboxes[0]] == held_by_0
-    assert [m.task.id for m in inboxes[1]][2:] == more
+    assert [m.attempt.id for m in inboxes[0]] == held_by_0
+    assert [m.attempt.id for m in inboxes[1]][2:] == more
     # When it is replaced after crashing on its first task
-    crashed = inboxes[0][0].task
+    crashed = inboxes[0][0].attempt
     replacement_inbox: list = []
     replacement = ProbeWorker.start(replacement_inbox, latch)
-    dispatcher.tell(AttachWorker(0, replacement, crashed=crashed, error="Crash: boom"))
+    dispatcher.tell(
+        AttachWorker(0, replacement, WorkerSlot(0), crashed=crashed, error="Crash: boom")
+    )
     dispatcher.tell(Wake())
     # Then the crashed attempt counts as failed, the other task it held is requeued,
     # and the replacement is fed again
@@ -92,7 +111,9 @@ def test_a_dead_worker_gets_no_tasks_and_its_replacement_takes_its_place(store):
     crashed_task = store.get_task(crashed.id)
     assert crashed_task["status"] == "retrying"
     assert crashed_task["error"] == "worker crashed: Crash: boom"
-    assert [m.task.id for m in replacement_inbox] == [held_by_0[1]]
-    assert set(ids) | set(more) == {
+    assert [m.attempt.id for m in replacement_inbox] == [held_by_0[1]]
+    dispatcher.ask(Flush())
+    assert {t["id"] for t in store.list_tasks() if t["status"] == "completed"} == set(done)
+    assert (set(ids) | set(more)) - set(done) == {
         t["id"] for t in store.list_tasks() if t["status"] in ("running", "retrying")
     }

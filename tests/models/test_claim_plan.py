@@ -6,10 +6,18 @@ import models
 
 BACKLOG = 20_000  # finished rows around a due backlog: a scan would be chosen without the index
 DUE = 2_000
+QUEUES = ("default", "emails")
 
 
 def fill(store) -> None:
-    rows = [models.new_task("x", {"n": n}) for n in range(BACKLOG)]
+    rows = [
+        models.new_task(
+            "x",
+            {"n": n},
+            models.TaskOptions(max_attempts=3, priority=n % 10, queue=QUEUES[n % 2]),
+        )
+        for n in range(BACKLOG)
+    ]
     store.enqueue(rows)
     # Most of the table finished, as in a long-running service
     p = store.db.param
@@ -22,14 +30,26 @@ def fill(store) -> None:
     store.db.execute_sql("ANALYZE")
 
 
-def test_the_claim_reads_the_due_index_not_the_table(store):
+def branch_lines(plan: str) -> list[str]:
+    """The plan's lines that read the table (not the merge of the queues' best rows)."""
+    return [line for line in plan.splitlines() if "tasks" in line]
+
+
+def test_the_claim_reads_the_due_index_in_its_order_for_one_queue_or_several(store):
     fill(store)
-    plan = store.explain_claim(limit=10, now=4e9)
-    assert "tasks_due" in plan, plan
-    assert "SCAN tasks\n" not in plan + "\n" and "Seq Scan" not in plan, plan
-    assert "TEMP B-TREE" not in plan.upper(), plan  # no sort of the backlog either
-    # And the claim works on that table
-    assert len(store.claim("h:1", "n", 10, 4e9, 30)) == 10
+    for queues in (QUEUES[:1], QUEUES):
+        plan = store.explain_claim(limit=10, now=4e9, queues=queues)
+        # Each queue is read from the due index, in the claim's order: no scan, no sort of it
+        reads = branch_lines(plan)
+        assert reads and all("tasks_due" in line for line in reads), plan
+        assert "Seq Scan" not in plan and "SCAN tasks" not in plan, plan
+        if len(queues) == 1:
+            assert "TEMP B-TREE" not in plan.upper() and "Sort" not in plan, plan
+    # And the claim takes the best tasks of every queue: by priority, then due time
+    claimed = store.claim("h:1", "n", 10, 4e9, 30, queues=QUEUES)
+    assert len(claimed) == 10
+    priorities = [store.get_task(task.id)["priority"] for task in claimed]
+    assert priorities == sorted(priorities) and priorities[0] == 0
 
 
 class _Rollback(Exception):

@@ -54,7 +54,19 @@ def test_concurrent_migrations_apply_once(db_url):
     assert sorted(version for applied in results for version in applied) == LATEST
 
 
-def test_version_2_upgrades_a_version_1_database_in_place(db_url, monkeypatch):
+V1_COLUMNS = (
+    "id",
+    "payload",
+    "status",
+    "created_at",
+    "action",
+    "attempts",
+    "enqueued_ns",
+    "run_at",
+)
+
+
+def test_a_version_1_database_is_upgraded_in_place(db_url, monkeypatch):
     # Given a database at version 1 with tasks in it, one of them finished
     store = models.open_store(db_url)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
@@ -63,15 +75,24 @@ def test_version_2_upgrades_a_version_1_database_in_place(db_url, monkeypatch):
     rows = [models.new_task("sum", {"numbers": [n]}) for n in range(3)]
     rows[0]["status"] = "completed"
     with store.write_transaction():
-        store._insert(rows)
+        store.insert_rows("tasks", V1_COLUMNS, [[row[c] for c in V1_COLUMNS] for row in rows])
     monkeypatch.undo()
-    # When the code of version 2 starts
-    assert store.migrate() == [2]
-    # Then every task is still there as it was, the indexes too, and the new rules hold
+    # When the code of today starts
+    assert store.migrate() == LATEST[1:]
+    # Then every task is still there as it was, with the new fields' defaults,
+    # the finished one counted, and the new rules hold
     assert store.count_by_status()[models.Status.QUEUED] == 2
-    assert store.get_task(rows[0]["id"])["status"] == "completed"
-    assert store.get_task(rows[1]["id"])["traceback"] is None
-    assert "tasks_due" in store.explain_claim(10, 4e9)
+    assert store.count_by_status()[models.Status.COMPLETED] == 1
+    old = store.get_task(rows[1]["id"])
+    assert (old["status"], old["queue"], old["priority"], old["traceback"]) == (
+        "queued",
+        "default",
+        0,
+        None,
+    )
+    assert [queue.name for queue in store.queue_states()] == ["default"]
+    indexes = {index.name for index in store.db.get_indexes("tasks")}
+    assert {"tasks_due", "tasks_scheduled", "tasks_created", "tasks_leased"} <= indexes
     assert len(store.claim("h:1", "n", 10, 4e9, 30)) == 2
     with pytest.raises(models.StorageError):
         with store.write_transaction():

@@ -224,11 +224,13 @@ def test_count_by_status_covers_every_status(store):
     enqueue(store, 3)
     store.claim(OWNER, "a", 1, NOW, LEASE)
     assert store.count_by_status() == {
+        Status.SCHEDULED: 0,
         Status.QUEUED: 2,
         Status.RUNNING: 1,
         Status.COMPLETED: 0,
         Status.RETRYING: 0,
         Status.DEAD: 0,
+        Status.CANCELED: 0,
     }
     assert store.count_backlog() == 2
 

@@ -220,9 +220,7 @@ def test_debug_does_not_log_sql_unless_asked(tmp_path, launch):
 
 
 def test_a_misspelled_variable_is_warned_about_at_start(tmp_path, launch):
-    service = launch(
-        [sys.executable, str(REPO / "run.py")], tmp_path, {"TASKQUEUE_WROKERS": "4"}
-    )
+    service = launch([sys.executable, str(REPO / "run.py")], tmp_path, {"TASKQUEUE_WROKERS": "4"})
     assert re.search(
         r"WARNING unknown environment variable TASKQUEUE_WROKERS is ignored; "
         r"did you mean TASKQUEUE_WORKERS\?",

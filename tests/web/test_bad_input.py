@@ -103,9 +103,9 @@ def test_data_that_is_not_an_object(service, data):
 
 
 def test_unknown_field(service):
-    task = {"action": "bad", "data": {}, "priority": 9}
+    task = {"action": "bad", "data": {}, "priorty": 9}
     error = assert_json_error(post_json(service.base_url, task), 400)
-    assert "priority" in error, error
+    assert "priorty" in error, error
 
 
 def test_body_at_the_limit_is_accepted(service):

@@ -10,6 +10,7 @@ Cases already in test_bad_input.py are not repeated.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -87,6 +88,14 @@ API_OPERATIONS = {
     ("post", "/tasks"),
     ("get", "/tasks"),
     ("get", "/tasks/{id}"),
+    ("post", "/tasks/{id}/cancel"),
+    ("post", "/tasks/{id}/retry"),
+    ("post", "/tasks/cancel"),
+    ("post", "/tasks/retry"),
+    ("get", "/queues"),
+    ("post", "/queues/{name}/pause"),
+    ("post", "/queues/{name}/resume"),
+    ("get", "/actions"),
     ("get", "/openapi.json"),
 }
 
@@ -137,7 +146,12 @@ def test_the_document_is_valid_openapi_3_and_describes_every_endpoint(service):
     # Each documented operation answers, with a documented status
     for method, path in sorted(operations):
         concrete = path.replace("{id}", "0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11")
-        body = b'{"action": "good-openapi"}' if method == "post" else None
+        concrete = concrete.replace("{name}", "documented")
+        body = {
+            "/tasks": b'{"action": "good-openapi"}',
+            "/tasks/cancel": b'{"ids": ["0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"]}',
+            "/tasks/retry": b'{"filter": {"queue": "documented"}}',
+        }.get(path)
         answer = request(service.base_url, method.upper(), concrete, body, JSON)
         documented = document["paths"][path][method]["responses"]
         assert str(answer.status) in documented, (method, path, answer.status)
@@ -153,7 +167,14 @@ SCHEMATHESIS_CHECKS = [
     schemathesis_checks.negative_data_rejection,
 ]
 # Negative cases exist only where the schema constrains something
-NEGATIVE = {"POST /tasks", "GET /tasks"}
+NEGATIVE = {
+    "POST /tasks",
+    "GET /tasks",
+    "POST /tasks/cancel",
+    "POST /tasks/retry",
+    "POST /queues/{name}/pause",
+    "POST /queues/{name}/resume",
+}
 
 
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(service):
@@ -204,7 +225,8 @@ json_values = st.recursive(
     max_leaves=25,
 )
 task_objects = st.dictionaries(
-    st.sampled_from(["action", "data", "priority", ""]) | st.text(max_size=8),
+    st.sampled_from(["action", "data", "priority", "queue", "delay", "timeout", "priorty", ""])
+    | st.text(max_size=8),
     json_values | st.text(max_size=MAX_ACTION_LENGTH + 5),
     max_size=3,
 ) | st.fixed_dictionaries(
@@ -225,9 +247,21 @@ def integers_in_range(value: Any) -> bool:
     return True
 
 
+def is_number(value: Any, low: float, high: float) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and low <= value <= high
+
+
+OPTION_RULES = {
+    "priority": lambda v: not isinstance(v, bool) and isinstance(v, int) and 0 <= v <= 9,
+    "queue": lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v),
+    "delay": lambda v: is_number(v, 0, 10 * 366 * 86400),
+    "timeout": lambda v: is_number(v, 0, 86400),
+}
+
+
 def valid_task(item: Any) -> bool:
     """What the README promises to accept as one task."""
-    if not isinstance(item, dict) or not set(item) <= {"action", "data"}:
+    if not isinstance(item, dict) or not set(item) <= {"action", "data", *OPTION_RULES}:
         return False
     action, data = item.get("action"), item.get("data")
     return (
@@ -236,6 +270,7 @@ def valid_task(item: Any) -> bool:
         and "\x00" not in action
         and (data is None or isinstance(data, dict))
         and integers_in_range(item)
+        and all(bool(rule(item[name])) for name, rule in OPTION_RULES.items() if name in item)
     )
 
 

@@ -34,6 +34,13 @@ TASK_FIELDS = {
     "error",
     "traceback",
     "attempts",
+    "queue",
+    "priority",
+    "run_at",
+    "max_attempts",
+    "timeout",
+    "cancel_requested",
+    "progress",
     "created_at",
     "processed_at",
     "node",
@@ -141,7 +148,7 @@ def test_builtin_actions_and_a_failing_task_ending_dead(db_url, start_service):
     assert isinstance(dead["error"], str) and "'x'" in dead["error"], dead["error"]
     # With the innermost frames of where the action raised, for the user's own debugging
     assert dead["traceback"].startswith("Traceback (most recent call last):"), dead["traceback"]
-    assert "in _sum" in dead["traceback"] and dead["traceback"].endswith(dead["error"])
+    assert "in total" in dead["traceback"] and dead["traceback"].endswith(dead["error"])
     assert dead["processed_at"] >= dead["created_at"]
     wait_for_log(service, rf"task failed task_id={failing} .*attempt=1\b")
     wait_for_log(service, rf"task failed task_id={failing} .*attempt=2\b")

@@ -6,6 +6,7 @@ import pytest
 
 from models import InvalidInput
 from web.validation import (
+    TaskInput,
     check_batch,
     check_limit,
     check_status,
@@ -79,7 +80,7 @@ def test_integers_are_kept_exactly_or_refused():
         ({"action": "x" * 201}, "at most 200 characters"),
         ({"action": "x", "data": [1]}, "data must be a JSON object"),
         ({"action": "x", "data": "text"}, "data must be a JSON object"),
-        ({"action": "x", "priority": 1}, "unknown field 'priority'"),
+        ({"action": "x", "priorty": 1}, "unknown field 'priorty'"),
         ("uppercase", "a task must be a JSON object"),
     ],
 )
@@ -89,9 +90,11 @@ def test_bad_tasks_say_what_is_wrong(item, message):
 
 
 def test_a_good_task_defaults_data_to_an_empty_object():
-    assert check_task({"action": "sum"}) == ("sum", {})
-    assert check_task({"action": "sum", "data": None}) == ("sum", {})
-    assert check_task({"action": "sum", "data": {"numbers": [1]}}) == ("sum", {"numbers": [1]})
+    assert check_task({"action": "sum"}) == TaskInput("sum", {})
+    assert check_task({"action": "sum", "data": None}) == TaskInput("sum", {})
+    assert check_task({"action": "sum", "data": {"numbers": [1]}}) == TaskInput(
+        "sum", {"numbers": [1]}
+    )
 
 
 def test_a_batch_names_the_first_bad_index():

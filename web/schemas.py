@@ -1,0 +1,225 @@
+"""The schemas of the OpenAPI document: what each body holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import STATUSES
+
+from .validation import (
+    MAX_ACTION_LENGTH,
+    MAX_ATTEMPTS,
+    MAX_DELAY_SECONDS,
+    MAX_PRIORITY,
+    MAX_RUN_AT,
+    MAX_TIMEOUT_SECONDS,
+    QUEUE_NAME,
+)
+
+QUEUE_NAME_SCHEMA = {"type": "string", "pattern": f"^{QUEUE_NAME.pattern}$"}
+STATUS_SCHEMA = {"type": "string", "enum": list(STATUSES)}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def schemas() -> dict[str, Any]:
+    return {
+        "TaskSubmission": {
+            "type": "object",
+            "required": ["action"],
+            "additionalProperties": False,
+            "properties": {
+                "action": {"type": "string", "minLength": 1, "maxLength": MAX_ACTION_LENGTH},
+                "data": {"type": "object", "nullable": True},
+                "run_at": {
+                    "description": "When it becomes due: Unix seconds, or an RFC 3339 "
+                    "date-time with an offset. Not with delay.",
+                    "oneOf": [
+                        {"type": "number", "minimum": 0, "maximum": MAX_RUN_AT},
+                        {"type": "string", "format": "date-time"},
+                    ],
+                },
+                "delay": {
+                    "description": "Seconds from now until due. Not with run_at.",
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": MAX_DELAY_SECONDS,
+                },
+                "priority": {
+                    "description": "Among due tasks, a lower number starts first.",
+                    "type": "integer",
+                    "minimum": 0,
+                    "maximum": MAX_PRIORITY,
+                    "default": 0,
+                },
+                "queue": {**QUEUE_NAME_SCHEMA, "default": "default"},
+                "max_attempts": {"type": "integer", "minimum": 1, "maximum": MAX_ATTEMPTS},
+                "timeout": {
+                    "description": "Seconds one attempt may run; 0 means no limit.",
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": MAX_TIMEOUT_SECONDS,
+                },
+            },
+        },
+        "Accepted": {
+            "type": "object",
+            "required": ["id", "status"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "status": {"type": "string", "enum": ["queued", "scheduled"]},
+            },
+        },
+        "AcceptedBatch": {
+            "type": "object",
+            "required": ["tasks", "count"],
+            "properties": {
+                "tasks": {"type": "array", "items": ref("Accepted")},
+                "count": {"type": "integer"},
+            },
+        },
+        "Task": {
+            "type": "object",
+            "required": [
+                "id",
+                "action",
+                "payload",
+                "status",
+                "result",
+                "error",
+                "traceback",
+                "attempts",
+                "created_at",
+                "processed_at",
+                "node",
+                "queue",
+                "priority",
+                "run_at",
+                "max_attempts",
+                "timeout",
+                "cancel_requested",
+                "progress",
+            ],
+            "properties": {
+                "id": {"type": "string"},
+                "action": {"type": "string"},
+                "payload": {"type": "object"},
+                "status": STATUS_SCHEMA,
+                "result": {"nullable": True},
+                "error": {"type": "string", "nullable": True},
+                "traceback": {"type": "string", "nullable": True},
+                "attempts": {"type": "integer", "minimum": 0},
+                "created_at": {"type": "integer"},
+                "processed_at": {"type": "integer", "nullable": True},
+                "node": {"type": "string", "nullable": True},
+                "queue": {"type": "string"},
+                "priority": {"type": "integer", "minimum": 0, "maximum": MAX_PRIORITY},
+                "run_at": {"type": "number"},
+                "max_attempts": {"type": "integer", "nullable": True},
+                "timeout": {"type": "number", "nullable": True},
+                "cancel_requested": {"type": "boolean"},
+                "progress": {
+                    "type": "object",
+                    "nullable": True,
+                    "properties": {
+                        "fraction": {"type": "number", "nullable": True},
+                        "message": {"type": "string", "nullable": True},
+                        "at": {"type": "number"},
+                    },
+                },
+            },
+        },
+        "TaskList": {
+            "type": "object",
+            "required": ["tasks", "count"],
+            "properties": {
+                "tasks": {"type": "array", "items": ref("Task")},
+                "count": {"type": "integer"},
+            },
+        },
+        "Selection": {
+            "description": "Which tasks: a list of ids, or every task a filter matches.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["ids"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "ids": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "minItems": 1,
+                            "maxItems": 1000,
+                        }
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["filter"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "filter": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "status": STATUS_SCHEMA,
+                                "queue": QUEUE_NAME_SCHEMA,
+                                "action": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+            ],
+        },
+        "BulkResult": {
+            "type": "object",
+            "required": ["matched", "changed"],
+            "properties": {"matched": {"type": "integer"}, "changed": {"type": "integer"}},
+        },
+        "Queue": {
+            "type": "object",
+            "required": ["name", "counts", "oldest_due_age_seconds", "paused"],
+            "properties": {
+                "name": {"type": "string"},
+                "counts": {
+                    "type": "object",
+                    "properties": {str(status): {"type": "integer"} for status in STATUSES},
+                },
+                "oldest_due_age_seconds": {"type": "number", "nullable": True},
+                "paused": {"type": "boolean"},
+                "paused_at": {"type": "number", "nullable": True},
+                "paused_by": {"type": "string", "nullable": True},
+            },
+        },
+        "QueueList": {
+            "type": "object",
+            "required": ["queues"],
+            "properties": {"queues": {"type": "array", "items": ref("Queue")}},
+        },
+        "ActionList": {
+            "type": "object",
+            "required": ["actions", "unknown_actions"],
+            "properties": {
+                "actions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "source", "takes_context"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "source": {"type": "string"},
+                            "takes_context": {"type": "boolean"},
+                        },
+                    },
+                },
+                "unknown_actions": {"type": "string", "enum": ["process", "reject"]},
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        },
+    }
