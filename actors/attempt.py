@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
 import models
@@ -38,22 +37,23 @@ class WorkerSlot:
     def __init__(self, index: int) -> None:
         self.index = index
         self.current: Attempt | None = None
-        self.started_at: float | None = None  # monotonic seconds the current attempt started
+        self.started_at: float | None = None  # unix seconds the current attempt started
         self.thread: threading.Thread | None = None  # the worker's own thread, once running
         self.abandoned = threading.Event()
 
-    def start(self, attempt: Attempt) -> None:
-        self.started_at = time.monotonic()
+    def start(self, attempt: Attempt, now: float) -> None:
+        self.started_at = now
         self.current = attempt
 
     def finish(self) -> None:
         self.current = None
         self.started_at = None
 
-    def overdue_by(self, now_monotonic: float) -> float | None:
-        """Seconds past its timeout the current attempt runs, or None if it is within it."""
+    def overdue_by(self, now: float) -> float | None:
+        """Seconds past its timeout the current attempt runs as of ``now`` (unix
+        seconds: a test may pass any), or None if it is within it."""
         attempt, started = self.current, self.started_at
         if attempt is None or started is None or attempt.task.timeout_seconds is None:
             return None
-        overdue = now_monotonic - started - attempt.task.timeout_seconds
+        overdue = now - started - attempt.task.timeout_seconds
         return overdue if overdue >= 0 else None

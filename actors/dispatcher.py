@@ -288,11 +288,11 @@ class Dispatcher(pykka.ThreadingActor):
         if outcomes:
             self._commit(time.time())
 
-    def _time_out(self, now_monotonic: float) -> None:
+    def _time_out(self, now: float) -> None:
         """Give up on attempts past their timeout: fail them, give back what their
         workers held behind them, and have the supervisor replace those workers."""
         for index, slot in enumerate(self._slots):
-            if slot is None or slot.overdue_by(now_monotonic) is None:
+            if slot is None or slot.overdue_by(now) is None:
                 continue
             attempt = slot.current
             if attempt is None:
@@ -327,7 +327,7 @@ class Dispatcher(pykka.ThreadingActor):
     # Poll ----------------------------------------------------------------------
 
     def _poll(self, now: float) -> None:
-        self._time_out(time.monotonic())
+        self._time_out(now)
         self._read_queues()
         try:
             self._cancel(set(self._store.cancel_requests(self._config.owner)))

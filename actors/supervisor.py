@@ -223,11 +223,15 @@ class Supervisor(pykka.ThreadingActor):
 
         Its slot is marked abandoned (the dispatcher already did, and settled
         its tasks), its ref is asked to stop (it does once its action returns)
-        and a new worker takes the slot, so the queue keeps draining.
+        and leaves the actor registry, and a new worker takes the slot, so the
+        queue keeps draining.
         """
         old_slot, old_ref = self._slots[index], self._workers[index]
         old_slot.abandoned.set()
         old_ref.stop(block=False)
+        # Out of the registry too: nothing should wait on an actor that may never answer
+        # (ActorRegistry.stop_all() would, forever).
+        pykka.ActorRegistry.unregister(old_ref)
         self._abandoned.append(old_slot)
         self._slots[index] = WorkerSlot(index)
         ref = self._start_worker(index)

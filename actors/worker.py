@@ -145,7 +145,7 @@ class Worker(pykka.ThreadingActor):
         started_wall = time.time()
         started = time.perf_counter()
         self._running = attempt
-        self._slot.start(attempt)
+        self._slot.start(attempt, started_wall)
         try:
             if action.builtin and self._config.simulated_work_seconds > 0:
                 time.sleep(self._config.simulated_work_seconds)

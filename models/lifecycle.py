@@ -60,7 +60,7 @@ class LifecycleMixin:
                 f"ELSE processed_at END, "
                 f"error = 'attempt ' || CAST(attempts AS TEXT) || ' interrupted: ' "
                 f"|| lease_owner || ' died or its lease expired', traceback = NULL, "
-                f"run_at = {p}, {END_LEASE} "
+                f"run_at = {p}, cancel_requested = 0, {END_LEASE} "
                 f"WHERE status = '{Status.RUNNING}' AND (lease_expires_at < {p}{owners}) "
                 f"RETURNING id, status, queue",
                 (max_attempts, max_attempts, int(now), now, now, *dead_owners),

@@ -92,18 +92,23 @@ class PostgresStore(Store):
 
         For several queues, each queue's best rows come from a LATERAL subquery
         and the best of those are kept; rows a queue locked but the final LIMIT
-        left out stay locked only until the commit.
+        left out stay locked only until the commit. A paused queue gives
+        nothing, whatever the caller thought: a pause is obeyed from its commit
+        on, even by a node that has not read it yet.
         """
-        one_queue = (
-            f"SELECT id, priority, run_at, enqueued_ns FROM tasks "
-            f"WHERE status IN ({sql_list(CLAIMABLE)}) AND queue = %s AND run_at <= %s "
-            f"ORDER BY priority, run_at, enqueued_ns LIMIT %s FOR UPDATE SKIP LOCKED"
-        )
+        def due(queue: str) -> str:
+            return (
+                f"SELECT id, priority, run_at, enqueued_ns FROM tasks "
+                f"WHERE status IN ({sql_list(CLAIMABLE)}) AND queue = {queue} AND run_at <= %s "
+                f"AND NOT EXISTS (SELECT 1 FROM queues WHERE name = {queue} AND paused = 1) "
+                f"ORDER BY priority, run_at, enqueued_ns LIMIT %s FOR UPDATE SKIP LOCKED"
+            )
+
         if len(queues) == 1:  # the usual case: the index order is the answer
-            return one_queue, [queues[0], now, limit]
+            return due("%s"), [queues[0], now, queues[0], limit]
         sql = (
             f"SELECT due.id FROM unnest(%s::text[]) AS served(name) CROSS JOIN LATERAL ("
-            f"{one_queue.replace('queue = %s', 'queue = served.name')}) AS due "
+            f"{due('served.name')}) AS due "
             f"ORDER BY due.priority, due.run_at, due.enqueued_ns LIMIT %s"
         )
         return sql, [list(queues), now, limit, limit]

@@ -25,6 +25,7 @@ from .task import ClaimedTask
 SQLITE_BUSY_TIMEOUT_SECONDS = 5.0
 SQLITE_SYNCHRONOUS = "FULL"
 LEADER_LEASE_NAME = "maintenance"
+NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM queues WHERE name = ? AND paused = 1)"
 
 # One lock for every SQLite store of this process: threads of one process
 # never wait on each other inside SQLite.
@@ -110,18 +111,21 @@ class SqliteStore(Store):
 
         Without statistics SQLite may prefer another index and sort the whole
         backlog; ``INDEXED BY`` makes each branch read at most ``limit`` rows.
+        A paused queue gives nothing, whatever the caller thought: a pause is
+        obeyed from its commit on, even by a node that has not read it yet.
         """
         p = self.db.param
         branch = (
             f"SELECT * FROM (SELECT id, priority, run_at, enqueued_ns FROM tasks "
             f"INDEXED BY tasks_due WHERE status IN ({sql_list(CLAIMABLE)}) AND queue = {p} "
-            f"AND run_at <= {p} ORDER BY priority, run_at, enqueued_ns LIMIT {p})"
+            f"AND run_at <= {p} AND {NOT_PAUSED} "
+            f"ORDER BY priority, run_at, enqueued_ns LIMIT {p})"
         )
         if len(queues) == 1:  # the usual case: the index order is the answer
-            return f"SELECT id FROM ({branch})", [queues[0], now, limit]
+            return f"SELECT id FROM ({branch})", [queues[0], now, queues[0], limit]
         params: list = []
         for queue in queues:
-            params += [queue, now, limit]
+            params += [queue, now, queue, limit]
         sql = (
             f"SELECT id FROM ({' UNION ALL '.join([branch] * len(queues))}) "
             f"ORDER BY priority, run_at, enqueued_ns LIMIT {p}"

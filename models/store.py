@@ -436,7 +436,8 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
             f"run_at = CASE WHEN cancel_requested = 0 AND NOT {last} THEN {p} ELSE run_at END, "
             f"processed_at = CASE WHEN cancel_requested = 1 OR {last} THEN {p} "
             f"ELSE processed_at END, "
-            f"error = {p}, traceback = {p}, {END_LEASE} WHERE {self._fence()} RETURNING status",
+            f"error = {p}, traceback = {p}, cancel_requested = 0, {END_LEASE} "
+            f"WHERE {self._fence()} RETURNING status",
             (
                 outcome.permanent,
                 default_max_attempts,
@@ -463,7 +464,8 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
             f"status = CASE WHEN cancel_requested = 1 THEN '{canceled}' "
             f"WHEN attempts > 1 THEN '{Status.RETRYING}' ELSE '{Status.QUEUED}' END, "
             f"processed_at = CASE WHEN cancel_requested = 1 THEN {p} ELSE processed_at END, "
-            f"attempts = attempts - 1, {END_LEASE} WHERE {self._fence()} RETURNING status",
+            f"attempts = attempts - 1, cancel_requested = 0, {END_LEASE} "
+            f"WHERE {self._fence()} RETURNING status",
             (int(now), task.id, task.token),
         )
         row = cursor.fetchone()

@@ -12,6 +12,7 @@ import pytest
 
 import models
 from actors import Boot, QueueConfig, Supervisor, Tick, Wake
+from tests.web.client import wait_for
 
 from .helpers import WAIT_SECONDS, Latch, flush_workers, registry_with
 
@@ -46,11 +47,10 @@ def _link(path: str) -> str:
 
 def eventually(condition, timeout: float = WAIT_SECONDS) -> bool:
     """A server ends a backend just after its client closes: wait for it, bounded."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
+    try:
+        wait_for(condition, timeout, "the condition")
+    except AssertionError:
+        return False
     return True
 
 

@@ -9,6 +9,7 @@ import pytest
 import models
 from actors import Wake, WakeListener
 from actors.listener import LISTEN_TIMEOUT_SECONDS
+from tests.web.client import wait_for
 
 from .helpers import WAIT_SECONDS, Latch, ProbeWorker
 
@@ -83,9 +84,8 @@ def backend_count(store, pid: int) -> int:
 
 def wait_until(condition, timeout: float = WAIT_SECONDS) -> bool:
     """The server ends a backend just after its client closes: wait for it, bounded."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
+    try:
+        wait_for(condition, timeout, "the condition")
+    except AssertionError:
+        return False
     return True

@@ -1,0 +1,27 @@
+"""Actions for the control tests, loaded with ``--actions tests.web.control_actions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors import Permanent, action
+
+WAIT_SECONDS = 30.0
+
+
+@action("until_canceled")
+def until_canceled(data: dict[str, Any], context) -> dict[str, Any]:
+    """Run until the task is canceled (or times out), then stop early by raising."""
+    if context.cancelled.wait(data.get("seconds", WAIT_SECONDS)):
+        raise RuntimeError("stopped early: canceled")
+    return {"output": "not canceled"}
+
+
+@action("fails")
+def fails(data: dict[str, Any]) -> dict[str, Any]:
+    raise ValueError(f"failing on purpose {data.get('n', '')}")
+
+
+@action("refuses")
+def refuses(data: dict[str, Any]) -> dict[str, Any]:
+    raise Permanent("this input can never work")
