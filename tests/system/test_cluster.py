@@ -14,6 +14,8 @@ import pytest
 
 from tests.web.client import post_json, wait_for, wait_until_all
 
+pytestmark = pytest.mark.system
+
 LEASE_SECONDS = 3.0
 
 

@@ -7,6 +7,8 @@ import socket
 import orjson
 import pytest
 
+pytestmark = pytest.mark.system
+
 
 def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[str, str], bytes]:
     """Send raw bytes; return the status line, headers and body of the reply."""
