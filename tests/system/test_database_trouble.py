@@ -131,10 +131,10 @@ def test_a_held_write_lock_gives_bounded_503s_then_the_service_recovers(db_url, 
         for thread in threads:
             thread.start()
         assert refused.wait(LOCKED_PHASE_TIMEOUT_SECONDS), "no 503 while the database was locked"
-        # Then: reads are still served meanwhile
+        # Then: reads are still served meanwhile (neither lock blocks a reader)
         listing = request(service.base_url, "GET", "/tasks?limit=5")
-        assert listing.status in (200, 503), listing
-        assert set(orjson.loads(listing.body)) in ({"tasks", "count"}, {"error"})
+        assert listing.status == 200, listing
+        assert set(orjson.loads(listing.body)) == {"tasks", "count"}, listing
         released.set()
     # When: the lock is gone, the clients go on until each has a 202 again
     for thread in threads:
