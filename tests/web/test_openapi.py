@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 from models import STATUSES
 from tests.conftest import ServiceProcess
 
-from .client import Response, get_task, request, submit, wait_for_status
+from .client import Response, get_task, list_tasks, request, submit, wait_for_status
 from .conftest import serve_module
 
 pytestmark = pytest.mark.system
@@ -268,6 +268,11 @@ def accepted(body: bytes) -> bool:
     return isinstance(value, list) and 1 <= len(value) <= 1000 and all(map(valid_task, value))
 
 
+def newest_ids(service: ServiceProcess, count: int = 1) -> list[str]:
+    """The ids of the ``count`` tasks accepted last, newest first."""
+    return [task["id"] for task in list_tasks(service.base_url, limit=count)["tasks"]]
+
+
 @given(value=json_values)
 @HYPOTHESIS
 def test_any_json_value_gets_a_json_answer(service, value):
@@ -278,22 +283,37 @@ def test_any_json_value_gets_a_json_answer(service, value):
 @given(item=task_objects)
 @HYPOTHESIS
 def test_task_objects_are_accepted_exactly_when_valid(service, item):
+    before = newest_ids(service)
     response = post_bytes(service, json.dumps(item).encode())
     body = assert_sane(response, 202 if valid_task(item) else 400)
     if response.status == 202:
         assert set(body) == {"id", "status"} and body["status"] == "queued", body
+        assert newest_ids(service) == [body["id"]]
+    else:
+        assert newest_ids(service) == before, "a refused task was stored"
 
 
 @given(items=st.lists(task_objects, min_size=1, max_size=4))
 @HYPOTHESIS
 def test_batches_are_all_or_nothing(service, items):
+    before = newest_ids(service)
     response = post_bytes(service, json.dumps(items).encode())
     if all(valid_task(item) for item in items):
-        assert assert_sane(response, 202)["count"] == len(items)
+        # All: every task stored, in order
+        body = assert_sane(response, 202)
+        assert body["count"] == len(items)
+        ids = [task["id"] for task in body["tasks"]]
+        assert newest_ids(service, len(items)) == ids[::-1]
     else:
+        # Nothing: a 400 naming the first bad item (or the number no task may hold,
+        # which fails the whole body as JSON), and not one of the valid items stored
         error = assert_sane(response, 400)["error"]
-        first_bad = next(i for i, item in enumerate(items) if not valid_task(item))
-        assert error.startswith(f"task {first_bad}:") or error.startswith("invalid JSON"), error
+        if all(storable(item) for item in items):
+            first_bad = next(i for i, item in enumerate(items) if not valid_task(item))
+            assert error.startswith(f"task {first_bad}:"), error
+        else:
+            assert error.startswith("invalid JSON"), error
+        assert newest_ids(service) == before, "a refused batch stored some of its tasks"
 
 
 @given(body=st.binary(max_size=300))
