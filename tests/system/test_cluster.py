@@ -117,6 +117,7 @@ def test_a_killed_node_s_tasks_are_finished_by_the_other_after_its_lease(cluster
     # And only tasks node A had started ran again, at most its held capacity (2 workers x 5)
     started_by_a = {key for key, pid in executions if pid == a_pid}
     ran_twice = {key for key, count in runs.items() if count > 1}
+    assert ran_twice, "no task was running on node A when it was killed: nothing was tested"
     assert ran_twice <= started_by_a
     assert len(ran_twice) <= 10
     assert max(runs.values()) <= 2
