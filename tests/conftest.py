@@ -205,8 +205,13 @@ class ServiceProcess:
         self.process.send_signal(signum)
 
     def wait(self, timeout: float) -> int:
-        """Wait for the process to exit; return its exit code."""
-        code = self.process.wait(timeout)
+        """Wait for the process to exit; return its exit code, or fail showing its log."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the service was still running after {timeout}s; its log:\n{self.log()[-5000:]}"
+            ) from None
         self._reader.join(5)
         return code
 

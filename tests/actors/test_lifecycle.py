@@ -12,6 +12,7 @@ import pytest
 
 import models
 from actors import Boot, QueueConfig, Supervisor, Tick, Wake
+from tests.web.client import wait_for
 
 from .helpers import WAIT_SECONDS, Latch, flush_workers, registry_with
 
@@ -42,16 +43,6 @@ def _link(path: str) -> str:
         return os.readlink(path)
     except OSError:
         return ""
-
-
-def eventually(condition, timeout: float = WAIT_SECONDS) -> bool:
-    """A server ends a backend just after its client closes: wait for it, bounded."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 @pytest.fixture
@@ -101,8 +92,15 @@ def test_stopping_leaves_no_thread_and_no_connection(db_url, observer, route):
         supervisor.stop()
     else:
         pykka.ActorRegistry.stop_all()
-    # Then every thread it started has ended, and no connection is left open
-    assert eventually(lambda: our_threads() == before_threads), our_threads()
-    assert eventually(lambda: open_connections(store, db_url, observer) == 0), open_connections(
-        store, db_url, observer
+    # Then every thread it started has ended, and no connection is left open (a server
+    # ends a backend just after its client closes)
+    wait_for(
+        lambda: our_threads() == before_threads,
+        WAIT_SECONDS,
+        lambda: f"only the threads there before, {before_threads}; last seen: {our_threads()}",
+    )
+    wait_for(
+        lambda: open_connections(store, db_url, observer) == 0,
+        WAIT_SECONDS,
+        lambda: f"no connection left; last seen: {open_connections(store, db_url, observer)}",
     )

@@ -9,6 +9,7 @@ import pytest
 import models
 from actors import Wake, WakeListener
 from actors.listener import LISTEN_TIMEOUT_SECONDS
+from tests.web.client import wait_for
 
 from .helpers import WAIT_SECONDS, Latch, ProbeWorker
 
@@ -72,20 +73,15 @@ def test_stopping_returns_at_once_and_closes_its_connection(pg_url):
     stopped_in = time.monotonic() - started
     # Then it did not wait out its timeout, and its connection is gone from the server
     assert stopped_in < LISTEN_TIMEOUT_SECONDS / 2, stopped_in
-    assert wait_until(lambda: backend_count(store, backend) == 0), "its backend is still there"
+    # (the server ends a backend just after its client closes)
+    wait_for(
+        lambda: backend_count(store, backend) == 0,
+        WAIT_SECONDS,
+        lambda: f"its backend {backend} to end; still listed: {backend_count(store, backend)}",
+    )
     store.close()
 
 
 def backend_count(store, pid: int) -> int:
     sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
     return store.db.execute_sql(sql, (pid,)).fetchone()[0]
-
-
-def wait_until(condition, timeout: float = WAIT_SECONDS) -> bool:
-    """The server ends a backend just after its client closes: wait for it, bounded."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True

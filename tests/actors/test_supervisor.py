@@ -13,6 +13,7 @@ import pytest
 
 import models
 from actors import Boot, Poll, QueueConfig, Shutdown, Supervisor, Tick, Wake, Worker
+from tests.web.client import wait_for
 
 from .helpers import (
     WAIT_SECONDS,
@@ -138,10 +139,21 @@ def test_a_task_that_always_kills_its_worker_ends_dead_and_others_keep_flowing(s
     service.dispatcher.tell(Wake())
     ok.wait(20)
     # The poisoned task needs three crashes; wait for its final state through the workers
-    deadline = time.monotonic() + WAIT_SECONDS
-    while store.get_task(poisoned)["status"] != "dead" and time.monotonic() < deadline:
+    last: dict = {}
+
+    def poisoned_dead() -> bool:
         service.rescuer.ask(Tick(time.time()))  # a barrier: the rescuer's round is done
         flush_workers()
+        last.update(store.get_task(poisoned))
+        return last["status"] == "dead"
+
+    wait_for(
+        poisoned_dead,
+        WAIT_SECONDS,
+        lambda: (
+            f"the poisoned task to be dead; last: {last['status']}, {last['attempts']} attempts"
+        ),
+    )
     flush_workers()
     task = store.get_task(poisoned)
     assert (task["status"], task["attempts"]) == ("dead", 3)

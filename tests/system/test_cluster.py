@@ -100,11 +100,15 @@ def test_a_killed_node_s_tasks_are_finished_by_the_other_after_its_lease(cluster
     a = cluster.start_node("node-a")
     b = cluster.start_node("node-b")
     ids = submit_alternately([a, b], 60, seconds=0.1)
+
     # When node A is killed mid-run, while it holds tasks
+    def started_on_a() -> int:
+        return Counter(pid for _, pid in cluster.executions())[a.process.pid]
+
     wait_for(
-        lambda: Counter(pid for _, pid in cluster.executions())[a.process.pid] >= 4,
+        lambda: started_on_a() >= 4,
         timeout=20,
-        message="node A to start some tasks",
+        message=lambda: f"node A to start 4 tasks; last seen: {started_on_a()}",
     )
     a_pid = a.process.pid
     a.kill()
@@ -131,7 +135,11 @@ def test_a_node_started_later_takes_a_share_of_the_backlog(cluster):
     # Given one node with a backlog of slow tasks
     a = cluster.start_node("node-a", "--workers", "1", "--prefetch", "1")
     ids = submit_alternately([a], 120, seconds=0.05)
-    wait_for(lambda: len(cluster.executions()) >= 3, timeout=20, message="node A to start")
+    wait_for(
+        lambda: len(cluster.executions()) >= 3,
+        timeout=20,
+        message=lambda: f"node A to start 3 tasks; last seen: {len(cluster.executions())}",
+    )
     # When a second node starts
     b = cluster.start_node("node-b")
     # Then it runs part of the backlog, and everything completes exactly once

@@ -101,12 +101,17 @@ def test_sixteen_clients_post_5000_tasks_while_the_listings_are_polled(db_url, s
             thread.start()
         for thread in posters:
             thread.join(POSTING_TIMEOUT_SECONDS)
-            assert not thread.is_alive(), "a client is still posting"
+            posted = sum(len(client_ids) for client_ids in ids)
+            assert not thread.is_alive(), (
+                f"a client is still posting after {POSTING_TIMEOUT_SECONDS}s; "
+                f"{posted} of {TASKS} accepted so far"
+            )
     finally:
         posting_done.set()
         polling.join(CONNECTION_TIMEOUT_SECONDS)
         for client in [*clients, poller]:
             client.close()
+    assert not polling.is_alive(), "the poller still waits for an answer"
 
     # Then: every request got its expected answer (no 5xx), and every id is unique
     unexpected = [call for client in [*clients, poller] for call in client.unexpected]

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import REPO, ServiceProcess, free_port
 from tests.web.client import (
     submit,
+    task_state,
     wait_for,
     wait_for_status,
     wait_until_all,
@@ -98,7 +99,12 @@ def test_a_task_longer_than_the_shutdown_timeout_is_interrupted_and_runs_after_r
     task_id = submit(
         service.base_url, "block_first_attempt", {"marker": str(marker), "seconds": 60}
     )
-    wait_for(marker.exists, message="the first attempt to start")
+    wait_for(
+        marker.exists,
+        message=lambda: (
+            "the first attempt to start (no marker yet); " + task_state(service.base_url, task_id)
+        ),
+    )
 
     # When
     code, elapsed = stop_and_time(service, signal.SIGTERM, timeout + EXIT_MARGIN_SECONDS)
