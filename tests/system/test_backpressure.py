@@ -162,4 +162,6 @@ def test_max_queued_refuses_past_the_cap_and_accepts_again_once_drained(
     assert batch.status == 202, batch.body
     later = [first.json()["id"], *(t["id"] for t in batch.json()["tasks"])]
     tasks = wait_until_all(service.base_url, later, ("completed",), WAIT_SECONDS)
-    assert len(tasks) == MAX_QUEUED
+    assert [tasks[task_id]["result"] for task_id in later] == [
+        {"output": f"T{n}"} for n in range(200, 200 + MAX_QUEUED)
+    ]
