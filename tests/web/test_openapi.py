@@ -400,14 +400,30 @@ def test_an_oversized_body_gets_413_without_the_server_reading_it(service, head,
 @pytest.mark.parametrize(
     ("chunks", "then_closed"),
     [
-        (b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
-        (b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        pytest.param(
+            b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n",
+            True,
+            id="size-not-hex",
+        ),
+        pytest.param(
+            b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True, id="no-crlf-after-data"
+        ),
         # cheroot reads a negative size as the last chunk: an empty body, then a new request
-        (b"-5\r\nabcde\r\n0\r\n\r\n", False),
+        pytest.param(b"-5\r\nabcde\r\n0\r\n\r\n", False, id="negative-size"),
+        pytest.param(
+            b"-5\r\nGET /tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            True,
+            id="negative-size-hides-a-request",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="service bug: after a negative chunk size the connection stays open "
+                "and the body's leftovers are served as the next request",
+            ),
+        ),
     ],
-    ids=["size-not-hex", "no-crlf-after-data", "negative-size"],
 )
-def test_malformed_chunked_framing_gets_a_json_4xx(service, chunks, then_closed):
+def test_malformed_chunked_framing_gets_a_json_400(service, chunks, then_closed):
     # After broken framing the stream is not at a request boundary: a request hidden
     # in the leftovers must not be served.
     status, headers, body, seconds = raw_exchange(
