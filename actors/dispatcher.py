@@ -126,6 +126,7 @@ class Dispatcher(pykka.ThreadingActor):
                 self._add_pending([_unstarted(a) for a in unstarted])
                 self._commit(now)
             case HeldCounts():
+                self._step(now)  # what waited for this message to pass is done first
                 return [len(held) for held in self._held]
         self._step(now)
         return None

@@ -96,6 +96,7 @@ class PostgresStore(Store):
         nothing, whatever the caller thought: a pause is obeyed from its commit
         on, even by a node that has not read it yet.
         """
+
         def due(queue: str) -> str:
             return (
                 f"SELECT id, priority, run_at, enqueued_ns FROM tasks "

@@ -23,6 +23,26 @@ REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TASKQUEUE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/taskqueue_test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 READY_TIMEOUT_SECONDS = 30.0
+# Fixtures that start ``python run.py``: every test using one is a system test.
+SERVICE_FIXTURES = frozenset({"service", "start_service"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``system`` every test that uses a fixture starting the real service (the
+    module-scoped ``service`` fixtures included), so ``-m "not system"`` never starts one."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.system)
+
+
+_system_test_running = False
+
+
+@pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _system_test_running
+    _system_test_running = item.get_closest_marker("system") is not None
 
 
 def _postgresql_unavailable_reason() -> str | None:
@@ -133,6 +153,11 @@ class ServiceProcess:
         self._reader: threading.Thread | None = None
 
     def start(self, wait: bool = True) -> ServiceProcess:
+        if not _system_test_running:
+            raise RuntimeError(
+                "only a test marked 'system' may start the service: pytest -m 'not system' "
+                "must stay in-process"
+            )
         self.ready.clear()
         self.process = subprocess.Popen(
             [
@@ -180,8 +205,13 @@ class ServiceProcess:
         self.process.send_signal(signum)
 
     def wait(self, timeout: float) -> int:
-        """Wait for the process to exit; return its exit code."""
-        code = self.process.wait(timeout)
+        """Wait for the process to exit; return its exit code, or fail showing its log."""
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"the service was still running after {timeout}s; its log:\n{self.log()[-5000:]}"
+            ) from None
         self._reader.join(5)
         return code
 

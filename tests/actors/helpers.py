@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import threading
+from pathlib import Path
 
 import pykka
 
@@ -88,7 +88,16 @@ class ProbeWorker(pykka.ThreadingActor):
 
 
 def a_dead_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
+    """The pid of no live process, found without starting one (the actor tests stay
+    in-process): the highest free pid, the last the kernel hands out again. Free as the
+    rescuer checks it, ``os.kill(pid, 0)`` raising ``ProcessLookupError``."""
+    pid_max_file = Path("/proc/sys/kernel/pid_max")
+    pid_max = int(pid_max_file.read_text()) if pid_max_file.exists() else 99_999
+    for pid in range(pid_max - 1, 1, -1):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            continue  # alive, under another user
+    raise RuntimeError("no free pid")

@@ -45,15 +45,6 @@ def _link(path: str) -> str:
         return ""
 
 
-def eventually(condition, timeout: float = WAIT_SECONDS) -> bool:
-    """A server ends a backend just after its client closes: wait for it, bounded."""
-    try:
-        wait_for(condition, timeout, "the condition")
-    except AssertionError:
-        return False
-    return True
-
-
 @pytest.fixture
 def observer(db_url):
     """A connection of the test's own, outside the store, to count the others."""
@@ -101,8 +92,15 @@ def test_stopping_leaves_no_thread_and_no_connection(db_url, observer, route):
         supervisor.stop()
     else:
         pykka.ActorRegistry.stop_all()
-    # Then every thread it started has ended, and no connection is left open
-    assert eventually(lambda: our_threads() == before_threads), our_threads()
-    assert eventually(lambda: open_connections(store, db_url, observer) == 0), open_connections(
-        store, db_url, observer
+    # Then every thread it started has ended, and no connection is left open (a server
+    # ends a backend just after its client closes)
+    wait_for(
+        lambda: our_threads() == before_threads,
+        WAIT_SECONDS,
+        lambda: f"only the threads there before, {before_threads}; last seen: {our_threads()}",
+    )
+    wait_for(
+        lambda: open_connections(store, db_url, observer) == 0,
+        WAIT_SECONDS,
+        lambda: f"no connection left; last seen: {open_connections(store, db_url, observer)}",
     )

@@ -24,7 +24,8 @@ def test_the_rescuer_takes_back_expired_leases_and_dead_local_owners_then_wakes(
     [alive] = store.claim("other-host:2", "c", 1, NOW, LEASE)
     store.heartbeat("other-host:2", [alive.id], NOW + 20, LEASE)
     wakes = Latch()
-    rescuer = Rescuer.start(store, 1.0, "me:1", 5, ProbeWorker.start([], wakes))
+    dispatcher = ProbeWorker.start([], wakes)
+    rescuer = Rescuer.start(store, 1.0, "me:1", 5, dispatcher)
     # When its round runs before any lease expired
     rescued = rescuer.ask(Tick(NOW + 1), timeout=WAIT_SECONDS)
     # Then only the dead process's task is back, and the dispatcher is woken
@@ -36,9 +37,12 @@ def test_the_rescuer_takes_back_expired_leases_and_dead_local_owners_then_wakes(
     # Then the expired one is back too; the renewed one still runs
     assert rescued == [models.Rescued(expiring.id, models.Status.QUEUED)]
     assert store.get_task(alive.id)["status"] == "running"
-    # And a round with nothing to do wakes nobody
+    wakes.wait(2)
+    # And a round with nothing to do wakes nobody: asked after that round, the probe
+    # has handled every message the rescuer sent it, and the next one is this barrier
     assert rescuer.ask(Tick(NOW + LEASE + 2), timeout=WAIT_SECONDS) == []
-    assert len(wakes.items) == 2
+    dispatcher.ask("barrier", timeout=WAIT_SECONDS)
+    assert [type(item) for item in wakes.items] == [Wake, Wake, str], wakes.items
 
 
 def test_one_of_two_nodes_leads_and_the_other_takes_over_when_it_stops(store):

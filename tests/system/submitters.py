@@ -50,7 +50,10 @@ class Submitters:
             if thread.ident is None:
                 continue  # never started
             thread.join(timeout)
-            assert not thread.is_alive(), "a client thread is still waiting for an answer"
+            assert not thread.is_alive(), (
+                f"a client thread is still waiting for an answer after {timeout}s; "
+                f"{len(self.accepted)} accepted, {len(self.failures)} failed so far"
+            )
 
     def _post(self, thread: int) -> None:
         n = 0
@@ -87,4 +90,11 @@ def wait_until_drained(base_url: str, timeout: float) -> None:
             list_tasks(base_url, status=status, limit=1)["count"] == 0 for status in UNFINISHED
         )
 
-    wait_for(drained, timeout, "no task queued, retrying or running")
+    def still_unfinished() -> str:
+        counts = {
+            status: list_tasks(base_url, status=status, limit=1000)["count"]
+            for status in UNFINISHED
+        }
+        return f"no task queued, retrying or running; at the timeout (up to 1000 each): {counts}"
+
+    wait_for(drained, timeout, still_unfinished)

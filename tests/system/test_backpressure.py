@@ -15,7 +15,14 @@ import orjson
 import pytest
 
 import models
-from tests.web.client import Response, list_tasks, post_json, wait_for, wait_until_all
+from tests.web.client import (
+    Response,
+    list_tasks,
+    post_json,
+    task_state,
+    wait_for,
+    wait_until_all,
+)
 
 pytestmark = pytest.mark.system
 
@@ -67,7 +74,11 @@ def release(fifo) -> None:
             return False
         return True
 
-    wait_for(opened, WAIT_SECONDS, "the gate task to open its FIFO")
+    wait_for(
+        opened,
+        WAIT_SECONDS,
+        "the gate task to open its FIFO; opening it for writing still fails with ENXIO",
+    )
 
 
 def assert_queue_full(response: Response) -> None:
@@ -89,7 +100,14 @@ def test_max_queued_refuses_past_the_cap_and_accepts_again_once_drained(
     service = start_service(db_url, *FLAGS)
     # Given: the only worker is busy with a task that waits for the test
     gate_id, started, fifo = hold_the_worker(db_url, tmp_path)
-    wait_for(started.exists, WAIT_SECONDS, "the gate task to start")
+    wait_for(
+        started.exists,
+        WAIT_SECONDS,
+        lambda: (
+            f"the gate task to start (no {started.name} yet); "
+            + task_state(service.base_url, gate_id)
+        ),
+    )
 
     # When: three times the cap arrive at once
     barrier = threading.Barrier(BURST)
@@ -104,6 +122,7 @@ def test_max_queued_refuses_past_the_cap_and_accepts_again_once_drained(
         thread.start()
     for thread in threads:
         thread.join(WAIT_SECONDS)
+        assert not thread.is_alive(), f"a POST got no answer within {WAIT_SECONDS}s"
 
     # Then: exactly the cap got 202, the rest a JSON 503 with Retry-After
     accepted = [answer.json()["id"] for answer in answers if answer.status == 202]
@@ -124,16 +143,25 @@ def test_max_queued_refuses_past_the_cap_and_accepts_again_once_drained(
     wait_until_all(service.base_url, [gate_id, *accepted], ("completed",), WAIT_SECONDS)
 
     # Then: POSTs are accepted again (the count behind the cap is at most 0.5 s stale)
+    last: list[Response] = []
+
     def accepted_again() -> Response | None:
         answer = post_json(service.base_url, task(200))
+        last[:] = [answer]
         if answer.status != 202:
             assert_queue_full(answer)
             return None
         return answer
 
-    first = wait_for(accepted_again, WAIT_SECONDS, "a POST to be accepted again")
+    first = wait_for(
+        accepted_again,
+        WAIT_SECONDS,
+        lambda: f"a POST to be accepted again; last answer: {last[0].status} {last[0].body!r}",
+    )
     batch = post_json(service.base_url, [task(201 + n) for n in range(MAX_QUEUED - 1)])
     assert batch.status == 202, batch.body
     later = [first.json()["id"], *(t["id"] for t in batch.json()["tasks"])]
     tasks = wait_until_all(service.base_url, later, ("completed",), WAIT_SECONDS)
-    assert len(tasks) == MAX_QUEUED
+    assert [tasks[task_id]["result"] for task_id in later] == [
+        {"output": f"T{n}"} for n in range(200, 200 + MAX_QUEUED)
+    ]

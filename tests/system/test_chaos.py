@@ -96,14 +96,21 @@ def test_ten_kill9_rounds_lose_nothing_and_rerun_only_interrupted_tasks(tmp_path
 
         # When: kill -9 at the drawn moment
         if trigger == "accepted":
-            assert enough.wait(TRIGGER_TIMEOUT_SECONDS), f"round {round_number}: too few 202s"
+            assert enough.wait(TRIGGER_TIMEOUT_SECONDS), (
+                f"round {round_number}: {len(clients.accepted)} of {threshold} 202s within "
+                f"{TRIGGER_TIMEOUT_SECONDS}s; failures: {clients.failures}"
+            )
         elif trigger == "executed":
+
+            def executed_here(pid=pid) -> int:
+                return sum(1 for _, ran_in in executions() if ran_in == pid)
+
             wait_for(
-                lambda pid=pid, threshold=threshold: (
-                    sum(1 for _, ran_in in executions() if ran_in == pid) >= threshold
-                ),
+                lambda threshold=threshold: executed_here() >= threshold,
                 TRIGGER_TIMEOUT_SECONDS,
-                f"round {round_number}: {threshold} executions",
+                lambda round_number=round_number, threshold=threshold: (
+                    f"round {round_number}: {threshold} executions; last seen: {executed_here()}"
+                ),
             )
         service.kill()
         clients.join()

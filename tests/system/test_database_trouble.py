@@ -130,16 +130,22 @@ def test_a_held_write_lock_gives_bounded_503s_then_the_service_recovers(db_url, 
         # When: four clients post while it is held
         for thread in threads:
             thread.start()
-        assert refused.wait(LOCKED_PHASE_TIMEOUT_SECONDS), "no 503 while the database was locked"
-        # Then: reads are still served meanwhile
+        assert refused.wait(LOCKED_PHASE_TIMEOUT_SECONDS), (
+            f"no 503 within {LOCKED_PHASE_TIMEOUT_SECONDS}s of the lock; answers so far: "
+            f"{[(answer.status, answer.body[:200]) for answer in answers]}"
+        )
+        # Then: reads are still served meanwhile (neither lock blocks a reader)
         listing = request(service.base_url, "GET", "/tasks?limit=5")
-        assert listing.status in (200, 503), listing
-        assert set(orjson.loads(listing.body)) in ({"tasks", "count"}, {"error"})
+        assert listing.status == 200, listing
+        assert set(orjson.loads(listing.body)) == {"tasks", "count"}, listing
         released.set()
     # When: the lock is gone, the clients go on until each has a 202 again
     for thread in threads:
         thread.join(RECOVERY_TIMEOUT_SECONDS + CLIENT_TIMEOUT_SECONDS)
-        assert not thread.is_alive()
+        assert not thread.is_alive(), (
+            "a client never got a 202 after the release; its answers since: "
+            f"{[(a.status, a.body[:200]) for a in answers if not a.sent_locked][-5:]}"
+        )
 
     # Then: every POST was answered 202 or 503, within the bound
     assert all(answer.status in (202, 503) for answer in answers), [

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import REPO, ServiceProcess, free_port
 from tests.web.client import (
     submit,
+    task_state,
     wait_for,
     wait_for_status,
     wait_until_all,
@@ -56,9 +57,9 @@ def test_stop_signal_lets_running_tasks_finish_and_exits_0(db_url, start_service
     at_stop = stored_tasks(db_url)
     groups = by_status(at_stop)
     assert set(groups) <= {"completed", "queued"}, groups
-    assert groups.get("completed"), groups
+    assert groups.get("completed") and groups.get("queued"), groups
     # Tasks handed to a worker but never started were given back with their attempt refunded.
-    assert all(at_stop[task_id]["attempts"] == 0 for task_id in groups.get("queued", ()))
+    assert all(at_stop[task_id]["attempts"] == 0 for task_id in groups["queued"])
 
     # When: the service starts again on the same database
     restarted = start_service(db_url, *flags)
@@ -98,7 +99,12 @@ def test_a_task_longer_than_the_shutdown_timeout_is_interrupted_and_runs_after_r
     task_id = submit(
         service.base_url, "block_first_attempt", {"marker": str(marker), "seconds": 60}
     )
-    wait_for(marker.exists, message="the first attempt to start")
+    wait_for(
+        marker.exists,
+        message=lambda: (
+            "the first attempt to start (no marker yet); " + task_state(service.base_url, task_id)
+        ),
+    )
 
     # When
     code, elapsed = stop_and_time(service, signal.SIGTERM, timeout + EXIT_MARGIN_SECONDS)

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.web.client import submit, wait_for, wait_for_log, wait_until_all
+from tests.web.client import submit, task_state, wait_for, wait_for_log, wait_until_all
 
 from .storage import stored_tasks
 from .submitters import Submitters
@@ -47,13 +47,27 @@ def start_clients(service) -> tuple[Submitters, threading.Event]:
     return Submitters(service.base_url, make_task, 2, on_accept).start(), busy
 
 
+def assert_busy(clients: Submitters, busy: threading.Event) -> None:
+    assert busy.wait(WAIT_SECONDS), (
+        f"the clients got {len(clients.accepted)} of {ACCEPTED_BEFORE_STOP} 202s within "
+        f"{WAIT_SECONDS}s; failures: {clients.failures}"
+    )
+
+
 def start_long_task(service, marker) -> str:
     task_id = submit(
         service.base_url,
         "block_first_attempt",
         {"marker": str(marker), "seconds": LONG_TASK_SECONDS},
     )
-    wait_for(marker.exists, WAIT_SECONDS, "the long task's first attempt to start")
+    wait_for(
+        marker.exists,
+        WAIT_SECONDS,
+        lambda: (
+            "the long task's first attempt to start (no marker yet); "
+            + task_state(service.base_url, task_id)
+        ),
+    )
     return task_id
 
 
@@ -78,7 +92,7 @@ def test_a_second_sigterm_exits_0_at_once_and_loses_nothing(db_url, start_servic
     service = start_service(db_url, *flags)
     long_task = start_long_task(service, tmp_path / "long-task-started")
     clients, busy = start_clients(service)
-    assert busy.wait(WAIT_SECONDS), "the clients got too few 202s"
+    assert_busy(clients, busy)
 
     # When: SIGTERM, and once the service has begun stopping, SIGTERM again
     service.signal(signal.SIGTERM)
@@ -114,7 +128,7 @@ def test_a_stop_during_a_long_task_with_requests_in_flight(db_url, start_service
     # Given: a task that outlives the shutdown timeout is running, and clients are posting
     long_task = start_long_task(service, tmp_path / "long-task-started")
     clients, busy = start_clients(service)
-    assert busy.wait(WAIT_SECONDS), "the clients got too few 202s"
+    assert_busy(clients, busy)
 
     # When
     started = time.monotonic()
@@ -161,10 +175,15 @@ def test_a_graceful_stop_hands_back_the_tasks_queued_behind_a_busy_worker(
     # Given: the one worker busy with a long task, four more prefetched behind it
     long_task = start_long_task(service, tmp_path / "long-task-started")
     behind = [submit(service.base_url, "uppercase", {"text": str(n)}) for n in range(4)]
+    seen: list[str] = []
+
+    def prefetched() -> bool:
+        stored = stored_tasks(db_url)
+        seen[:] = [stored[t]["status"] for t in behind]
+        return seen == ["running"] * 4
+
     wait_for(
-        lambda: all(stored_tasks(db_url)[t]["status"] == "running" for t in behind),
-        WAIT_SECONDS,
-        "the four tasks to be prefetched",
+        prefetched, WAIT_SECONDS, lambda: f"the four tasks to be prefetched; last seen: {seen}"
     )
 
     # When: a graceful stop outlasts the long task's deadline

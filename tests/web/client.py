@@ -89,6 +89,15 @@ def list_tasks(base_url: str, **params: Any) -> dict[str, Any]:
     return response.json()
 
 
+def task_state(base_url: str, task_id: str) -> str:
+    """A task as the API shows it now, for a failure message: never raises."""
+    try:
+        task = get_task(base_url, task_id)
+    except (OSError, http.client.HTTPException, AssertionError) as exc:
+        return f"task {task_id} unreadable ({exc!r})"
+    return f"task {task_id} {task['status']}, attempts {task['attempts']}, error {task['error']!r}"
+
+
 def is_uuid4(text: str) -> bool:
     try:
         return uuid.UUID(text).version == 4 and str(uuid.UUID(text)) == text
@@ -103,9 +112,12 @@ def wait_for(
 ) -> T:
     """Call ``predicate`` until it returns something truthy; return that, or fail at ``timeout``.
 
-    The only waiting the HTTP and system tests do on another process: the
-    service exposes no event to block on, so this polls its API (or a file
-    it writes) a few times per tenth of a second, bounded by ``timeout``.
+    The one polling wait of the tests, for what offers no event to block on:
+    another process (the service's API, a file it writes) or a thread's
+    state. It polls a few times per tenth of a second, bounded by
+    ``timeout``. ``message`` says what it waits for; make it a callable that
+    also shows the last state seen (it is called once, on failure). The
+    predicate's last value is shown too, unless it is just None or False.
     """
     pause = threading.Event()  # never set: wait() is a pause that reads as one
     deadline = time.monotonic() + timeout
@@ -115,6 +127,8 @@ def wait_for(
             return value
         if time.monotonic() >= deadline:
             text = message() if callable(message) else message
+            if value is not None and value is not False:
+                text += f"; last value: {value!r}"
             raise AssertionError(f"timed out after {timeout}s waiting for {text}")
         pause.wait(POLL_INTERVAL_SECONDS)
 
@@ -178,12 +192,17 @@ def wait_for_log(service: Any, pattern: str, timeout: float = WAIT_TIMEOUT_SECON
 
 def wait_until_mid_way(base_url: str, timeout: float = WAIT_TIMEOUT_SECONDS) -> dict[str, int]:
     """Wait until some tasks are completed, some running and some still queued."""
+    counts: dict[str, int] = {}
 
     def mid_way() -> dict[str, int] | None:
-        counts: dict[str, int] = {}
+        counts.clear()
         for task in list_tasks(base_url, limit=1000)["tasks"]:
             counts[task["status"]] = counts.get(task["status"], 0) + 1
         done = counts.get("completed") and counts.get("running") and counts.get("queued")
         return counts if done else None
 
-    return wait_for(mid_way, timeout, "some tasks completed, some running and some queued")
+    return wait_for(
+        mid_way,
+        timeout,
+        lambda: f"some tasks completed, some running and some queued; last seen: {counts}",
+    )

@@ -1,15 +1,17 @@
 """The OpenAPI document, schemathesis and hypothesis against the real service, and hostile input.
 
 One service (SQLite, ``--max-body 65536``, enough for JSON nested 10,000
-levels) serves the module. Every answer to anything sent here must be a
-2xx or 4xx with a JSON body, never a 5xx and never a traceback; the last
-test checks the service is still up and logged no unhandled error.
+levels) serves the module. Every answer to anything sent here must be the
+one status the README promises, with a JSON body, never a 5xx and never a
+traceback. Whichever test runs last, the module fails at teardown unless the
+service is still up and logged no unhandled error.
 Cases already in test_bad_input.py are not repeated.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import time
@@ -30,7 +32,8 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 from models import STATUSES
 from tests.conftest import ServiceProcess
 
-from .client import Response, get_task, request, submit, wait_for_status
+from .client import Response, get_task, list_tasks, request, submit, wait_for_status
+from .conftest import serve_module
 
 pytestmark = pytest.mark.system
 
@@ -38,6 +41,8 @@ MAX_BODY_BYTES = 65536
 JSON = {"Content-Type": "application/json"}
 PROMPT_SECONDS = 5.0  # an answer that did not wait for the body (cheroot's own timeout is 10 s)
 MAX_ACTION_LENGTH = 200
+# orjson writes at most 254 levels; a stored payload is {"data": {"x": <nested>}, ...}
+MAX_NESTED_IN_DATA = 254 - 2
 INT_RANGE = (-(2**63), 2**64)  # integers kept exactly; the rest is refused
 HYPOTHESIS = settings(
     max_examples=60,
@@ -49,26 +54,13 @@ HYPOTHESIS = settings(
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Iterator[ServiceProcess]:
-    folder = tmp_path_factory.mktemp("openapi")
-    process = ServiceProcess(
-        f"sqlite:///{folder}/tasks.db",
-        folder / "service.log",
-        "--max-body",
-        str(MAX_BODY_BYTES),
-        "--simulated-work",
-        "0",
-    )
-    process.start()
-    yield process
-    process.stop()
+    yield from serve_module(tmp_path_factory.mktemp("openapi"), "--max-body", str(MAX_BODY_BYTES))
 
 
-def assert_sane(response: Response, *allowed: int) -> Any:
-    """A 2xx or 4xx (one of ``allowed`` if given) with a JSON body of the documented
-    shape, and no traceback; returns the body."""
-    assert 200 <= response.status < 500, (response.status, response.body)
-    if allowed:
-        assert response.status in allowed, (response.status, response.body)
+def assert_sane(response: Response, status: int) -> Any:
+    """Exactly ``status``, with a JSON body of the documented shape and no traceback;
+    returns the body."""
+    assert response.status == status, (response.status, response.body)
     assert response.content_type == "application/json", (response.content_type, response.body)
     assert b"Traceback" not in response.body and b'File "' not in response.body, response.body
     body = orjson.loads(response.body)
@@ -97,6 +89,22 @@ API_OPERATIONS = {
     ("post", "/queues/{name}/resume"),
     ("get", "/actions"),
     ("get", "/openapi.json"),
+}
+# What each operation answers to the example request below (a good task, a plain listing,
+# an unknown id, a queue paused then resumed, the document)
+EXAMPLE_STATUS = {
+    ("post", "/tasks"): 202,
+    ("get", "/tasks"): 200,
+    ("get", "/tasks/{id}"): 404,
+    ("post", "/tasks/{id}/cancel"): 404,
+    ("post", "/tasks/{id}/retry"): 404,
+    ("post", "/tasks/cancel"): 200,
+    ("post", "/tasks/retry"): 200,
+    ("get", "/queues"): 200,
+    ("post", "/queues/{name}/pause"): 200,
+    ("post", "/queues/{name}/resume"): 200,
+    ("get", "/actions"): 200,
+    ("get", "/openapi.json"): 200,
 }
 
 
@@ -143,7 +151,7 @@ def test_the_document_is_valid_openapi_3_and_describes_every_endpoint(service):
         assert post[status]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"
         }
-    # Each documented operation answers, with a documented status
+    # Each documented operation answers with the status the README gives, and documents it
     for method, path in sorted(operations):
         concrete = path.replace("{id}", "0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11")
         concrete = concrete.replace("{name}", "documented")
@@ -153,8 +161,8 @@ def test_the_document_is_valid_openapi_3_and_describes_every_endpoint(service):
             "/tasks/retry": b'{"filter": {"queue": "documented"}}',
         }.get(path)
         answer = request(service.base_url, method.upper(), concrete, body, JSON)
-        documented = document["paths"][path][method]["responses"]
-        assert str(answer.status) in documented, (method, path, answer.status)
+        assert answer.status == EXAMPLE_STATUS[method, path], (method, path, answer.body)
+        assert str(answer.status) in document["paths"][path][method]["responses"], (method, path)
 
 
 # -- schemathesis -------------------------------------------------------------------------------
@@ -178,16 +186,11 @@ NEGATIVE = {
 
 
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_schema(service):
-    # A negative body may also be refused for its size (a batch past 1,000 tasks is
-    # likely past --max-body too): 413 is a rejection as good as 400.
+    # Data that breaks the schema (a body or a query value) is an invalid request: 400,
+    # as the README's table says; or 413 when it is also over --max-body (a batch past
+    # 1,000 tasks often is). Nothing else: not 404, 405 or 415.
     config = schemathesis.Config.from_dict(
-        {
-            "checks": {
-                "negative_data_rejection": {
-                    "expected-statuses": ["400", "404", "405", "413", "415"]
-                }
-            }
-        }
+        {"checks": {"negative_data_rejection": {"expected-statuses": ["400", "413"]}}}
     )
     schema = schemathesis.openapi.from_url(f"{service.base_url}/openapi.json", config=config)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -235,15 +238,18 @@ task_objects = st.dictionaries(
 )
 
 
-def integers_in_range(value: Any) -> bool:
+def storable(value: Any) -> bool:
+    """Integers within 64 bits, and text without lone surrogates, all the way down."""
     if isinstance(value, bool):
         return True
     if isinstance(value, int):
         return INT_RANGE[0] <= value < INT_RANGE[1]
+    if isinstance(value, str):
+        return not any(0xD800 <= ord(character) <= 0xDFFF for character in value)
     if isinstance(value, list):
-        return all(integers_in_range(item) for item in value)
+        return all(storable(item) for item in value)
     if isinstance(value, dict):
-        return all(integers_in_range(item) for item in value.values())
+        return all(storable(key) and storable(item) for key, item in value.items())
     return True
 
 
@@ -269,43 +275,95 @@ def valid_task(item: Any) -> bool:
         and 0 < len(action) <= MAX_ACTION_LENGTH
         and "\x00" not in action
         and (data is None or isinstance(data, dict))
-        and integers_in_range(item)
+        and storable(item)
         and all(bool(rule(item[name])) for name, rule in OPTION_RULES.items() if name in item)
     )
+
+
+def _refuse(text: str) -> Any:
+    raise ValueError(f"not strict JSON: {text}")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    return value if math.isfinite(value) else _refuse(text)
+
+
+def _no_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    return dict(pairs) if len(set(keys)) == len(keys) else _refuse(f"repeated key in {keys}")
+
+
+def accepted(body: bytes) -> bool:
+    """Whether the README promises a 202 for ``body`` (not over --max-body): strict UTF-8
+    JSON (no NaN or Infinity, no number out of range, no repeated key) holding a valid
+    task object, or an array of 1 to 1,000 of them. Anything else is a 400."""
+    try:
+        value = json.loads(
+            body.decode("utf-8"),
+            parse_constant=_refuse,
+            parse_float=_finite,
+            object_pairs_hook=_no_repeated_keys,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    if isinstance(value, dict):
+        return valid_task(value)
+    return isinstance(value, list) and 1 <= len(value) <= 1000 and all(map(valid_task, value))
+
+
+def newest_ids(service: ServiceProcess, count: int = 1) -> list[str]:
+    """The ids of the ``count`` tasks accepted last, newest first."""
+    return [task["id"] for task in list_tasks(service.base_url, limit=count)["tasks"]]
 
 
 @given(value=json_values)
 @HYPOTHESIS
 def test_any_json_value_gets_a_json_answer(service, value):
-    response = post_bytes(service, json.dumps(value).encode())
-    assert_sane(response, 202, 400)
+    body = json.dumps(value).encode()
+    assert_sane(post_bytes(service, body), 202 if accepted(body) else 400)
 
 
 @given(item=task_objects)
 @HYPOTHESIS
 def test_task_objects_are_accepted_exactly_when_valid(service, item):
+    before = newest_ids(service)
     response = post_bytes(service, json.dumps(item).encode())
     body = assert_sane(response, 202 if valid_task(item) else 400)
     if response.status == 202:
         assert set(body) == {"id", "status"} and body["status"] == "queued", body
+        assert newest_ids(service) == [body["id"]]
+    else:
+        assert newest_ids(service) == before, "a refused task was stored"
 
 
 @given(items=st.lists(task_objects, min_size=1, max_size=4))
 @HYPOTHESIS
 def test_batches_are_all_or_nothing(service, items):
+    before = newest_ids(service)
     response = post_bytes(service, json.dumps(items).encode())
     if all(valid_task(item) for item in items):
-        assert assert_sane(response, 202)["count"] == len(items)
+        # All: every task stored, in order
+        body = assert_sane(response, 202)
+        assert body["count"] == len(items)
+        ids = [task["id"] for task in body["tasks"]]
+        assert newest_ids(service, len(items)) == ids[::-1]
     else:
+        # Nothing: a 400 naming the first bad item (or the number no task may hold,
+        # which fails the whole body as JSON), and not one of the valid items stored
         error = assert_sane(response, 400)["error"]
-        first_bad = next(i for i, item in enumerate(items) if not valid_task(item))
-        assert error.startswith(f"task {first_bad}:") or error.startswith("invalid JSON"), error
+        if all(storable(item) for item in items):
+            first_bad = next(i for i, item in enumerate(items) if not valid_task(item))
+            assert error.startswith(f"task {first_bad}:"), error
+        else:
+            assert error.startswith("invalid JSON"), error
+        assert newest_ids(service) == before, "a refused batch stored some of its tasks"
 
 
 @given(body=st.binary(max_size=300))
 @HYPOTHESIS
 def test_arbitrary_bytes_get_a_json_answer(service, body):
-    assert_sane(post_bytes(service, body), 202, 400)
+    assert_sane(post_bytes(service, body), 202 if accepted(body) else 400)
 
 
 @given(
@@ -316,10 +374,13 @@ def test_deep_nesting_gets_a_json_answer(service, depth, opener, inside_data):
     closer = "]" if opener == "[" else "}"
     nested = opener * depth + "1" + closer * depth
     body = f'{{"action": "deep", "data": {{"x": {nested}}}}}' if inside_data else nested
-    response = post_bytes(service, body.encode())
-    assert_sane(response, 202, 400, 413)  # 413: 12,000 levels of '{"a":' are over the limit
-    if depth > 254:  # past what orjson writes: such a task could never be stored
-        assert response.status in (400, 413), response.body
+    if len(body) > MAX_BODY_BYTES:  # from about 10,900 levels of '{"a":'
+        expected = 413
+    elif inside_data and depth <= MAX_NESTED_IN_DATA:
+        expected = 202
+    else:  # not a task at all, or nested deeper than a stored payload can be
+        expected = 400
+    assert_sane(post_bytes(service, body.encode()), expected)
 
 
 # -- hostile input, explicitly ------------------------------------------------------------------
@@ -383,20 +444,36 @@ def test_an_oversized_body_gets_413_without_the_server_reading_it(service, head,
 @pytest.mark.parametrize(
     ("chunks", "then_closed"),
     [
-        (b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
-        (b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        pytest.param(
+            b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n",
+            True,
+            id="size-not-hex",
+        ),
+        pytest.param(
+            b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True, id="no-crlf-after-data"
+        ),
         # cheroot reads a negative size as the last chunk: an empty body, then a new request
-        (b"-5\r\nabcde\r\n0\r\n\r\n", False),
+        pytest.param(b"-5\r\nabcde\r\n0\r\n\r\n", False, id="negative-size"),
+        pytest.param(
+            b"-5\r\nGET /tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            True,
+            id="negative-size-hides-a-request",
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=AssertionError,
+                reason="service bug: after a negative chunk size the connection stays open "
+                "and the body's leftovers are served as the next request",
+            ),
+        ),
     ],
-    ids=["size-not-hex", "no-crlf-after-data", "negative-size"],
 )
-def test_malformed_chunked_framing_gets_a_json_4xx(service, chunks, then_closed):
+def test_malformed_chunked_framing_gets_a_json_400(service, chunks, then_closed):
     # After broken framing the stream is not at a request boundary: a request hidden
     # in the leftovers must not be served.
     status, headers, body, seconds = raw_exchange(
         service, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunks, then_closed
     )
-    assert 400 <= status < 500, body
+    assert status == 400, body
     assert headers["content-type"] == "application/json" and orjson.loads(body)["error"]
     assert b"Traceback" not in body
 
@@ -501,7 +578,8 @@ def test_numbers_at_the_edges_are_kept_exactly(service, number):
     body = f'{{"action": "good-number", "data": {{"n": {number}}}}}'.encode()
     task_id = assert_sane(post_bytes(service, body), 202)["id"]
     stored = get_task(service.base_url, task_id)["payload"]["data"]["n"]
-    assert stored == json.loads(number) and type(stored) is type(json.loads(number))
+    # repr, not ==: -0.0 == 0.0, and 1 == 1.0
+    assert repr(stored) == repr(json.loads(number)), (stored, number)
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "nan", "inf"])
@@ -560,9 +638,7 @@ def test_a_batch_over_1000_tasks_is_refused(service):
     ],
 )
 def test_more_bad_query_values(service, query):
-    response = request(service.base_url, "GET", f"/tasks?{query}")
-    assert_sane(response)
-    assert 400 <= response.status < 500, (response.status, response.body)
+    assert_sane(request(service.base_url, "GET", f"/tasks?{query}"), 400)
 
 
 @pytest.mark.parametrize(
@@ -582,28 +658,45 @@ def test_more_bad_query_values(service, query):
     ],
 )
 def test_odd_paths_under_tasks(service, path):
-    response = request(service.base_url, "GET", path)
-    assert_sane(response, 404, 414)
+    assert_sane(request(service.base_url, "GET", path), 404)
 
 
-def test_a_trailing_slash_lists_or_is_not_found(service):
-    assert_sane(request(service.base_url, "GET", "/tasks/"), 200, 404)
-    assert_sane(
-        request(service.base_url, "POST", "/tasks/", b'{"action": "x"}', JSON), 202, 404, 405
+def test_a_trailing_slash_is_ignored(service):
+    # POST /tasks/ queues like POST /tasks
+    queued = assert_sane(
+        request(service.base_url, "POST", "/tasks/", b'{"action": "good-slash"}', JSON), 202
     )
+    assert get_task(service.base_url, queued["id"])["action"] == "good-slash"
+    # GET /tasks/ lists like GET /tasks (the task just queued first)
+    listing = assert_sane(request(service.base_url, "GET", "/tasks/?limit=1"), 200)
+    assert [task["id"] for task in listing["tasks"]] == [queued["id"]]
 
 
-def test_still_serving_after_all_of_that(service):
-    # Given: everything above has been answered (this test runs last in the module)
+def test_a_good_task_completes_right_after_hostile_requests(service):
+    # Given: hostile requests of each kind, each refused with its status
+    status, _, _, _ = raw_exchange(
+        service, POST_HEAD + b"Content-Length: 1073741824\r\n\r\n{", then_closed=True
+    )
+    assert status == 413
+    status, _, _, _ = raw_exchange(
+        service, POST_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n", then_closed=True
+    )
+    assert status == 400
+    for body in (
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"action": "bad", "data": {"n": NaN}}',
+        b'{"action": "a\xc3\x28"}',
+        b'{"action": "bad", "data": {"n": 1e400}}',
+    ):
+        assert_sane(post_bytes(service, body), 400)
+
     # When: a good task is posted
     task_id = submit(service.base_url, "uppercase", {"text": "still here"})
-    # Then: it completes, and nothing above was an unhandled error
+
+    # Then: it completes
     assert wait_for_status(service.base_url, task_id, "completed")["result"] == {
         "output": "STILL HERE"
     }
-    assert service.process.poll() is None
-    log = service.log()
-    assert "unhandled error" not in log and "Traceback" not in log, log[-5000:]
 
 
 # -- on every database --------------------------------------------------------------------------

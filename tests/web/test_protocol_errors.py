@@ -7,6 +7,8 @@ import socket
 import orjson
 import pytest
 
+pytestmark = pytest.mark.system
+
 
 def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[str, str], bytes]:
     """Send raw bytes; return the status line, headers and body of the reply."""
@@ -25,14 +27,14 @@ def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[str, str], byte
     return status, headers, body
 
 
-@pytest.mark.parametrize(
-    ("request_bytes", "message"),
-    [
-        (b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
-        (b"GARBAGE\r\n\r\n", "Request-Line"),
-        (b"GET /tasks HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "header"),
-    ],
-)
+MALFORMED = [
+    (b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
+    (b"GARBAGE\r\n\r\n", "Request-Line"),
+    (b"GET /tasks HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "header"),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "message"), MALFORMED)
 def test_malformed_requests_get_a_json_400(service, request_bytes, message):
     status, headers, body = raw_exchange(service.port, request_bytes)
     assert status.startswith(b"HTTP/1.1 400")
@@ -41,10 +43,15 @@ def test_malformed_requests_get_a_json_400(service, request_bytes, message):
     assert message.lower() in error.lower()
 
 
-def test_the_service_still_serves_afterwards(service):
+def test_the_service_still_serves_right_after_malformed_requests(service):
+    # Given: every kind of malformed request, each answered 400
+    for request_bytes, _ in MALFORMED:
+        assert raw_exchange(service.port, request_bytes)[0].startswith(b"HTTP/1.1 400")
+    # When: a well-formed request follows
     status, headers, body = raw_exchange(
         service.port,
         b"GET /tasks?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
+    # Then: it is served, and none of them stored a task
     assert status.startswith(b"HTTP/1.1 200")
     assert orjson.loads(body)["count"] == 0

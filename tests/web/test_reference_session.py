@@ -60,7 +60,7 @@ def test_reference_curl_session(db_url, start_service):
         {"Content-Type": "application/json"},
     )
 
-    # Then: 202 with the new id and "queued", and nothing else
+    # Then: 202 with the new id and "queued", and nothing else, and the task's Location
     assert response.status == 202, response.body
     assert response.content_type == "application/json"
     body = response.json()
@@ -68,6 +68,7 @@ def test_reference_curl_session(db_url, start_service):
     assert body["status"] == "queued"
     task_id = body["id"]
     assert is_uuid4(task_id), task_id
+    assert response.headers.get("location") == f"/tasks/{task_id}", response.headers
 
     # When: GET /tasks/{id} until the workers are done with it
     task = wait_for_status(service.base_url, task_id, "completed")
