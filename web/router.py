@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from urllib.parse import parse_qs
 
 import cherrypy
@@ -25,11 +26,20 @@ Handler = Callable[..., bytes]
 Query = dict[str, list[str]]
 
 
+class Role(StrEnum):
+    """What a caller may do; each role includes the ones before it."""
+
+    READ = "read"  # GET anything
+    WRITE = "write"  # read, and queue tasks
+    ADMIN = "admin"  # everything: cancel, retry, pause, schedules
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
     handler: Handler
+    role: Role = Role.READ  # the least role that may call it
 
 
 class Router:

@@ -6,7 +6,7 @@ from .actions import ActionsResource
 from .control import ControlResource
 from .docs import DocsResource
 from .queues import QueuesResource
-from .router import Route
+from .router import Role, Route
 from .tasks import TasksResource
 
 
@@ -18,16 +18,16 @@ def build_routes(
     docs: DocsResource,
 ) -> list[Route]:
     return [
-        Route("POST", "/tasks", tasks.enqueue),
+        Route("POST", "/tasks", tasks.enqueue, Role.WRITE),
         Route("GET", "/tasks", tasks.list),
         Route("GET", "/tasks/{task_id}", tasks.get),
-        Route("POST", "/tasks/{task_id}/cancel", control.cancel),
-        Route("POST", "/tasks/{task_id}/retry", control.retry),
-        Route("POST", "/tasks/cancel", control.cancel_many),
-        Route("POST", "/tasks/retry", control.retry_many),
+        Route("POST", "/tasks/{task_id}/cancel", control.cancel, Role.ADMIN),
+        Route("POST", "/tasks/{task_id}/retry", control.retry, Role.ADMIN),
+        Route("POST", "/tasks/cancel", control.cancel_many, Role.ADMIN),
+        Route("POST", "/tasks/retry", control.retry_many, Role.ADMIN),
         Route("GET", "/queues", queues.list),
-        Route("POST", "/queues/{name}/pause", queues.pause),
-        Route("POST", "/queues/{name}/resume", queues.resume),
+        Route("POST", "/queues/{name}/pause", queues.pause, Role.ADMIN),
+        Route("POST", "/queues/{name}/resume", queues.resume, Role.ADMIN),
         Route("GET", "/actions", actions.list),
         Route("GET", "/openapi.json", docs.openapi),
     ]

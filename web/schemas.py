@@ -161,12 +161,14 @@ def schemas() -> dict[str, Any]:
                     "additionalProperties": False,
                     "properties": {
                         "filter": {
+                            "description": "Each field narrows the selection; "
+                            "null or absent matches anything.",
                             "type": "object",
                             "additionalProperties": False,
                             "properties": {
-                                "status": STATUS_SCHEMA,
-                                "queue": QUEUE_NAME_SCHEMA,
-                                "action": {"type": "string"},
+                                "status": {**STATUS_SCHEMA, "nullable": True},
+                                "queue": {**QUEUE_NAME_SCHEMA, "nullable": True},
+                                "action": {"type": "string", "nullable": True},
                             },
                         }
                     },
