@@ -88,6 +88,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -274,6 +281,16 @@ FLAGS = (
         metavar="NAME",
     ),
     Flag("--threads", "web.threads", _positive_int, web.DEFAULT_THREADS, "HTTP request threads"),
+    Flag(
+        "--max-waiters",
+        "web.max_waiters",
+        _non_negative_int,
+        None,
+        "requests that may wait at once for a task to finish (GET /tasks/ID?wait=S); past "
+        "it they answer at once, with Retry-After",
+        shown_default="half of --threads",
+        metavar="N",
+    ),
     Flag(
         "--max-body",
         "web.max_body_bytes",
@@ -479,7 +496,13 @@ def serve(settings: Settings, store: models.Store) -> int:
     intake = models.Intake(store, settings.intake)
     try:
         app = web.build_app(
-            store, intake, service.dispatcher, settings.web, settings.queue, actors.registry
+            store,
+            intake,
+            service.dispatcher,
+            settings.web,
+            settings.queue,
+            actors.registry,
+            service.board,
         )
         web.start_server(app, settings.web)
     except OSError as exc:

@@ -6,11 +6,13 @@ from .attempt import Attempt, WorkerSlot
 from .config import QueueConfig, UnknownActions
 from .context import TaskContext
 from .dispatcher import Dispatcher
+from .finished import FinishedBoard
 from .listener import WakeListener
 from .maintenance import (
     LeaderElector,
     Leadership,
     MaintenanceService,
+    Presence,
     Rescuer,
     Stager,
     dead_local_owners,
@@ -51,12 +53,14 @@ __all__ = [
     "Dispatcher",
     "DuplicateAction",
     "Executed",
+    "FinishedBoard",
     "Flush",
     "HeldCounts",
     "LeaderElector",
     "Leadership",
     "MaintenanceService",
     "Permanent",
+    "Presence",
     "Poll",
     "QueueConfig",
     "QueuesChanged",

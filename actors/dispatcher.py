@@ -13,6 +13,7 @@ import models
 
 from .attempt import Attempt, WorkerSlot
 from .config import MAX_COMMIT_BATCH, MAX_COMMIT_DELAY_SECONDS, QueueConfig
+from .finished import FinishedBoard
 from .log import log_event
 from .messages import (
     AttachWorker,
@@ -64,11 +65,13 @@ class Dispatcher(pykka.ThreadingActor):
         store: models.Store,
         supervisor: pykka.ActorRef | None = None,
         rng: random.Random | None = None,
+        board: FinishedBoard | None = None,
     ) -> None:
         super().__init__()
         self._config = config
         self._store = store
         self._supervisor = supervisor
+        self._board = board
         self._rng = rng
         self._workers: list[pykka.ActorRef | None] = [None] * config.workers
         self._slots: list[WorkerSlot | None] = [None] * config.workers
@@ -193,6 +196,10 @@ class Dispatcher(pykka.ThreadingActor):
             return
         if outcomes:
             self._log_settled(outcomes, settled.statuses)
+            if self._board is not None:
+                self._board.publish(
+                    i for i, status in settled.statuses.items() if status in models.FINISHED
+                )
             self._pending = self._pending[len(outcomes) :]
             self._pending_since = time.monotonic() if self._pending else None
         if request is not None:

@@ -9,6 +9,7 @@ import pykka
 
 import models
 
+from .finished import FinishedBoard
 from .log import log_event
 from .messages import Wake
 
@@ -17,19 +18,26 @@ RECONNECT_DELAY_SECONDS = 1.0
 
 
 class WakeListener:
-    """A daemon thread that tells the dispatcher ``Wake`` when any process commits tasks.
+    """A daemon thread that tells the dispatcher ``Wake`` when any process commits tasks,
+    and the finished board which tasks any process finished.
 
     The store's ``Listener`` (a LISTEN connection on PostgreSQL) reports new
-    tasks; a burst of them becomes one ``Wake``. If its connection drops it
+    tasks and finished ones; a burst of them becomes one ``Wake``. If its connection drops it
     reconnects after a pause, and says ``Wake`` once it listens again for
     what it may have missed; meanwhile the dispatcher's poll still finds the
     work. ``stop`` interrupts a wait, so it returns at once, and closes the
     connection.
     """
 
-    def __init__(self, listener: models.Listener, dispatcher: pykka.ActorRef) -> None:
+    def __init__(
+        self,
+        listener: models.Listener,
+        dispatcher: pykka.ActorRef,
+        board: FinishedBoard | None = None,
+    ) -> None:
         self._listener = listener
         self._dispatcher = dispatcher
+        self._board = board
         self._stop = threading.Event()
         self.listening = threading.Event()  # set while LISTEN is in place (tests wait on it)
         self._thread = threading.Thread(target=self._run, name="wake-listener", daemon=True)
@@ -68,5 +76,8 @@ class WakeListener:
         # Anything committed while we were not listening is found by this wake.
         self._dispatcher.tell(Wake())
         while not self._stop.is_set():
-            if self._listener.wait(LISTEN_TIMEOUT_SECONDS):
+            heard = self._listener.wait(LISTEN_TIMEOUT_SECONDS)
+            if heard.new_tasks:
                 self._dispatcher.tell(Wake())
+            if heard.finished and self._board is not None:
+                self._board.publish(heard.finished)

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from importlib import metadata
 
 import pykka
 
@@ -15,9 +16,10 @@ from .actions import ActionRegistry
 from .attempt import Attempt, WorkerSlot
 from .config import HEALTH_CHECK_INTERVAL_SECONDS, LEADER_RENEW_SECONDS, QueueConfig
 from .dispatcher import Dispatcher
+from .finished import FinishedBoard
 from .listener import WakeListener
 from .log import log_event
-from .maintenance import LeaderElector, Leadership, Rescuer, Stager
+from .maintenance import LeaderElector, Leadership, Presence, Rescuer, Stager
 from .messages import (
     AbandonedThreads,
     AttachWorker,
@@ -45,8 +47,10 @@ class Service:
     rescuer: pykka.ActorRef
     elector: pykka.ActorRef
     stager: pykka.ActorRef
+    presence: pykka.ActorRef
     leadership: Leadership
     listener: WakeListener | None
+    board: FinishedBoard
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -104,6 +108,9 @@ class Supervisor(pykka.ThreadingActor):
         self._dead_at_last_check: set[pykka.ActorRef] = set()
         self._ticker: Ticker | None = None
         self._listener: WakeListener | None = None
+        self._board = FinishedBoard()
+        self._started_at = time.time()
+        self._presence: pykka.ActorRef | None = None
 
     def on_receive(self, message: object) -> object:
         """Runs in the supervisor's thread, one message at a time."""
@@ -135,7 +142,7 @@ class Supervisor(pykka.ThreadingActor):
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         config = self._config
-        self._dispatcher = Dispatcher.start(config, self._store, self.actor_ref)
+        self._dispatcher = Dispatcher.start(config, self._store, self.actor_ref, board=self._board)
         for index in range(config.workers):
             self._workers.append(None)
             self._slots.append(WorkerSlot(index))
@@ -148,19 +155,25 @@ class Supervisor(pykka.ThreadingActor):
             config.owner,
             config.max_attempts,
             self._dispatcher,
+            self._board,
         )
         leadership = Leadership()
         elector = LeaderElector.start(self._store, LEADER_RENEW_SECONDS, config.node, leadership)
         stager = Stager.start(self._store, config.poll_interval_seconds, self._dispatcher)
-        self._upkeep = [rescuer, elector, stager]
+        presence = Presence.start(
+            self._store, config.heartbeat_interval_seconds, self._describe_node, leadership
+        )
+        self._upkeep = [rescuer, elector, stager, presence]
+        self._presence = presence
         # Tasks left running by dead processes on this host are due at once,
         # and the singleton upkeep need not wait a round to find its leader.
         rescuer.ask(Tick(time.time()))
         elector.ask(Tick(time.time()))
+        presence.ask(Tick(time.time()))
         self._dispatcher.tell(Wake())
         listener = self._store.open_listener()
         if listener is not None:
-            self._listener = WakeListener(listener, self._dispatcher)
+            self._listener = WakeListener(listener, self._dispatcher, self._board)
             self._listener.start()
         if self._start_ticker:
             self._ticker = Ticker(
@@ -169,6 +182,7 @@ class Supervisor(pykka.ThreadingActor):
                     Periodic(rescuer, config.rescue_interval_seconds, Tick),
                     Periodic(elector, LEADER_RENEW_SECONDS, Tick),
                     Periodic(stager, config.poll_interval_seconds, Tick),
+                    Periodic(presence, config.heartbeat_interval_seconds, Tick),
                     Periodic(self.actor_ref, HEALTH_CHECK_INTERVAL_SECONDS, _check_workers),
                 ]
             )
@@ -180,7 +194,30 @@ class Supervisor(pykka.ThreadingActor):
             workers=config.workers,
             prefetch=config.prefetch,
         )
-        return Service(self._dispatcher, rescuer, elector, stager, leadership, self._listener)
+        return Service(
+            self._dispatcher,
+            rescuer,
+            elector,
+            stager,
+            presence,
+            leadership,
+            self._listener,
+            self._board,
+        )
+
+    def _describe_node(self) -> models.NodeInfo:
+        """What this node is and does, for its row in ``nodes`` (read from other threads)."""
+        config = self._config
+        return models.NodeInfo(
+            owner=config.owner,
+            name=config.node,
+            version=_version(),
+            queues=config.queues,
+            workers=config.workers,
+            busy=sum(1 for slot in list(self._slots) if slot.current is not None),
+            started_at=self._started_at,
+            draining=self._stopping.is_set(),
+        )
 
     def _start_worker(self, index: int) -> pykka.ActorRef:
         return Worker.start(
@@ -277,6 +314,8 @@ class Supervisor(pykka.ThreadingActor):
         """
         deadline = time.monotonic() + timeout_seconds
         self._stopping.set()
+        if self._presence is not None:
+            self._presence.tell(Tick(time.time()))  # the node shows as draining meanwhile
         self._stop_threads()
         if self._dispatcher is not None:
             self._dispatcher.ask(StopClaiming())
@@ -335,3 +374,10 @@ class Supervisor(pykka.ThreadingActor):
 
 def _check_workers(now: float) -> CheckWorkers:
     return CheckWorkers()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("taskqueue")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -9,6 +9,8 @@ contract is the same on each.
 from .backoff import RETRY_JITTER_FRACTION, retry_delay_seconds
 from .control import BulkResult, QueueState, TaskFilter
 from .database import DEFAULT_DB_URL, open_store, redact
+from .diagnosis import CODES as DIAGNOSIS_CODES
+from .diagnosis import Diagnosis, diagnose
 from .errors import (
     Conflict,
     InvalidInput,
@@ -18,10 +20,13 @@ from .errors import (
     TaskQueueError,
     Unavailable,
 )
+from .history import KINDS as EVENT_KINDS
 from .intake import Intake, IntakeConfig
 from .migrations import LATEST_VERSION
-from .notifications import Listener, ListenerLost
+from .nodes import NodeInfo
+from .notifications import Heard, Listener, ListenerLost
 from .outcomes import Ending, Outcome
+from .reads import Page, TaskQuery
 from .statuses import CLAIMABLE, FINISHED, STATUSES, TRANSITIONS, WAITING, Status
 from .store import ClaimRequest, Settled, StorageError, Store
 from .task import (
@@ -39,6 +44,8 @@ __all__ = [
     "CLAIMABLE",
     "DEFAULT_DB_URL",
     "DEFAULT_QUEUE",
+    "DIAGNOSIS_CODES",
+    "EVENT_KINDS",
     "FINISHED",
     "LATEST_VERSION",
     "RETRY_JITTER_FRACTION",
@@ -50,15 +57,19 @@ __all__ = [
     "ClaimRequest",
     "ClaimedTask",
     "Conflict",
+    "Diagnosis",
     "Ending",
     "Failure",
+    "Heard",
     "Intake",
     "IntakeConfig",
     "InvalidInput",
     "Listener",
     "ListenerLost",
     "MigrationError",
+    "NodeInfo",
     "Outcome",
+    "Page",
     "PayloadTooLarge",
     "QueueState",
     "Rescued",
@@ -70,8 +81,10 @@ __all__ = [
     "TaskFilter",
     "TaskNotFound",
     "TaskOptions",
+    "TaskQuery",
     "TaskQueueError",
     "Unavailable",
+    "diagnose",
     "new_task",
     "open_store",
     "redact",

@@ -8,8 +8,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import orjson
-
 from .errors import Conflict, InvalidInput, TaskNotFound
 from .statuses import FINISHED, WAITING, Status
 
@@ -257,30 +255,42 @@ class ControlMixin:
         p = self.db.param
         with self.write_transaction():
             self.db.execute_sql(
-                f"INSERT INTO queues (name, paused, paused_at, paused_by) "
-                f"VALUES ({p}, 1, {p}, {p}) "
-                f"ON CONFLICT (name) DO UPDATE SET paused = 1, "
-                f"paused_at = CASE WHEN queues.paused = 1 THEN queues.paused_at "
-                f"ELSE excluded.paused_at END, "
-                f"paused_by = CASE WHEN queues.paused = 1 THEN queues.paused_by "
-                f"ELSE excluded.paused_by END",
-                (queue, now, by),
+                f"INSERT INTO queues (name) VALUES ({p}) ON CONFLICT (name) DO NOTHING", (queue,)
             )
+            # A second pause keeps the first one's time and author.
+            paused = self.db.execute_sql(
+                f"UPDATE queues SET paused = 1, paused_at = {p}, paused_by = {p} "
+                f"WHERE name = {p} AND paused = 0",
+                (now, by, queue),
+            ).rowcount
+            if paused:
+                self._record_queue_event(queue, now, "pause", by)
         return self.queue_state(queue)
 
     def resume(self: Store, queue: str, by: str, now: float) -> QueueState:
         """Let nodes claim ``queue``'s tasks again; raises ``TaskNotFound`` for an unknown queue."""
         p = self.db.param
         with self.write_transaction():
-            changed = self.db.execute_sql(
+            if not self.db.execute_sql(
+                f"SELECT 1 FROM queues WHERE name = {p}", (queue,)
+            ).fetchone():
+                raise TaskNotFound(f"queue {queue!r} not found")
+            resumed = self.db.execute_sql(
                 f"UPDATE queues SET paused = 0, paused_at = NULL, paused_by = NULL "
-                f"WHERE name = {p}",
+                f"WHERE name = {p} AND paused = 1",
                 (queue,),
             ).rowcount
-            if not changed:
-                raise TaskNotFound(f"queue {queue!r} not found")
-            self._notify_enqueued()
+            if resumed:
+                self._record_queue_event(queue, now, "resume", by)
+                self._notify_enqueued()
         return self.queue_state(queue)
+
+    def _record_queue_event(self: Store, queue: str, now: float, kind: str, by: str) -> None:
+        p = self.db.param
+        self.db.execute_sql(
+            f"INSERT INTO queue_events (queue, at, kind, by) VALUES ({p}, {p}, {p}, {p})",
+            (queue, now, kind, by),
+        )
 
     def queue_state(self: Store, queue: str) -> QueueState:
         p = self.db.param
@@ -303,19 +313,6 @@ class ControlMixin:
         """The queues whose tasks may be claimed now (not paused)."""
         cursor = self.db.execute_sql("SELECT name FROM queues WHERE paused = 0 ORDER BY name")
         return [row[0] for row in cursor.fetchall()]
-
-    # Events ----------------------------------------------------------------
-
-    def record_events(self: Store, events: Sequence[tuple[str, float, str, dict | None]]) -> None:
-        """Append ``(task_id, at, kind, detail)`` events, in the caller's transaction."""
-        self.insert_rows(
-            "task_events",
-            ("task_id", "at", "kind", "detail"),
-            [
-                (task_id, at, kind, None if detail is None else orjson.dumps(detail).decode())
-                for task_id, at, kind, detail in events
-            ],
-        )
 
 
 def _applicable(where: TaskFilter, statuses: Sequence[Status], operation: str) -> list[Status]:

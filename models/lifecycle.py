@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from . import history
 from .statuses import FINISHED, Status
 from .task import ClaimedTask, Rescued
 
 if TYPE_CHECKING:
     from .store import Store
+
+
+def _owner(error: str) -> str:
+    """The owner named in a rescue's error (``attempt N interrupted: OWNER died …``)."""
+    return error.partition(" interrupted: ")[2].partition(" died or")[0]
+
 
 END_LEASE = "lease_owner = NULL, lease_expires_at = NULL, claim_token = NULL"
 STAGE_BATCH_ROWS = 1000  # delayed tasks made due per statement: short write transactions
@@ -62,13 +69,19 @@ class LifecycleMixin:
                 f"|| lease_owner || ' died or its lease expired', traceback = NULL, "
                 f"run_at = {p}, cancel_requested = 0, {END_LEASE} "
                 f"WHERE status = '{Status.RUNNING}' AND (lease_expires_at < {p}{owners}) "
-                f"RETURNING id, status, queue",
+                f"RETURNING id, status, queue, attempts, error",
                 (max_attempts, max_attempts, int(now), now, now, *dead_owners),
             )
             rows = cursor.fetchall()
             self.count_finished(
-                Counter((queue, Status(status)) for _, status, queue in rows if status in FINISHED)
+                Counter((row[2], Status(row[1])) for row in rows if row[1] in FINISHED)
             )
+            self.record_events(
+                history.rescued(((r[0], r[1], r[3], _owner(r[4])) for r in rows), now)
+            )
+            ended = [row[0] for row in rows if row[1] in FINISHED]
+            if ended:
+                self._notify_finished(ended)
         return [Rescued(row[0], Status(row[1])) for row in rows]
 
     def lease_owners(self: Store) -> list[str]:
@@ -120,12 +133,15 @@ class LifecycleMixin:
     def set_progress(
         self: Store, task: ClaimedTask, fraction: float | None, message: str | None, now: float
     ) -> bool:
-        """Store the running attempt's progress; fenced by its claim. False if the claim is lost."""
+        """Store the running attempt's progress, and a ``progress`` event; fenced by its
+        claim. False if the claim is lost."""
         progress = orjson.dumps({"fraction": fraction, "message": message, "at": now}).decode()
         with self.write_transaction():
-            return bool(
-                self.db.execute_sql(
-                    f"UPDATE tasks SET progress = {self.db.param} WHERE {self._fence()}",
-                    (progress, task.id, task.token),
-                ).rowcount
-            )
+            changed = self.db.execute_sql(
+                f"UPDATE tasks SET progress = {self.db.param} WHERE {self._fence()}",
+                (progress, task.id, task.token),
+            ).rowcount
+            if changed:
+                detail = {"fraction": fraction, "message": message}
+                self.record_events([(task.id, now, "progress", detail)])
+        return bool(changed)

@@ -109,8 +109,6 @@ def _control(store: Store) -> None:
         "CREATE INDEX tasks_scheduled ON tasks (run_at) WHERE status = 'scheduled'",
         "CREATE INDEX tasks_cancel_requested ON tasks (lease_owner) "
         "WHERE status = 'running' AND cancel_requested = 1",
-        "CREATE INDEX tasks_finished_queue ON tasks (queue, status) "
-        "WHERE status IN ('completed', 'dead', 'canceled')",
         "CREATE TABLE queues (name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, "
         f"paused_at {real}, paused_by TEXT)",
         "INSERT INTO queues (name) SELECT DISTINCT queue FROM tasks",
@@ -128,10 +126,43 @@ def _control(store: Store) -> None:
         store.db.execute_sql(sql)
 
 
+def _history(store: Store) -> None:
+    """Version 4: idempotency keys, listings by queue and action, nodes, queue history.
+
+    A key is unique among the tasks that have one (a partial unique index, so
+    the many tasks without a key cost it nothing). Listings read an index for
+    each filter, led by the filter and then the status, so that a page of any
+    one status is a range of it.
+    """
+    big, real = store.big_integer_type, store.real_type
+    for sql in (
+        "ALTER TABLE tasks ADD COLUMN idempotency_key TEXT",
+        "ALTER TABLE tasks ADD COLUMN request_hash TEXT",
+        "CREATE UNIQUE INDEX tasks_idempotency_key ON tasks (idempotency_key) "
+        "WHERE idempotency_key IS NOT NULL",
+        "CREATE INDEX tasks_queue_created ON tasks (queue, status, created_at, enqueued_ns)",
+        "CREATE INDEX tasks_action_created ON tasks (action, status, created_at, enqueued_ns)",
+        f"CREATE TABLE nodes (owner TEXT PRIMARY KEY, name TEXT NOT NULL, "
+        f"version TEXT NOT NULL, queues TEXT, workers INTEGER NOT NULL, "
+        f"busy INTEGER NOT NULL, started_at {real} NOT NULL, last_seen {real} NOT NULL, "
+        f"draining INTEGER NOT NULL DEFAULT 0, completed_per_minute {real} NOT NULL DEFAULT 0)",
+        f"CREATE TABLE queue_events (id {store.serial_type} PRIMARY KEY, queue TEXT NOT NULL, "
+        f"at {real} NOT NULL, kind TEXT NOT NULL, by TEXT)",
+        "CREATE INDEX queue_events_queue ON queue_events (queue, at)",
+        f"CREATE TABLE minute_stats (minute {big} NOT NULL, node TEXT NOT NULL, "
+        f"completed {big} NOT NULL DEFAULT 0, failed {big} NOT NULL DEFAULT 0, "
+        f"dead {big} NOT NULL DEFAULT 0, wait_sum {real} NOT NULL DEFAULT 0, "
+        f"wait_count {big} NOT NULL DEFAULT 0, wait_max {real} NOT NULL DEFAULT 0, "
+        f"PRIMARY KEY (minute, node))",
+    ):
+        store.db.execute_sql(sql)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Store], None]]] = [
     (1, "create tasks", _create_tasks),
     (2, "status check, traceback, leader", _check_statuses),
     (3, "delay, priority, queues, timeouts, cancel", _control),
+    (4, "idempotency keys, listings, nodes, history", _history),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,8 +1,9 @@
-"""Hearing other processes: the contract of a backend's wake-up listener."""
+"""Hearing other processes: the contract of a backend's listener."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 
 from peewee import OperationalError
 
@@ -11,8 +12,20 @@ class ListenerLost(OperationalError):
     """The listener's connection failed; ``connect`` again after a pause."""
 
 
+@dataclass
+class Heard:
+    """What a wait heard: whether new tasks were committed, and which tasks finished."""
+
+    new_tasks: bool = False
+    finished: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.new_tasks or bool(self.finished)
+
+
 class Listener(ABC):
-    """A connection of its own that waits for "new tasks were committed".
+    """A connection of its own that waits for "new tasks were committed" and
+    "these tasks finished" from any process.
 
     Used by one thread: ``connect``, then ``wait`` in a loop, ``close`` at the end. ``interrupt``
     may be called from any other thread, and makes a ``wait`` in progress
@@ -26,11 +39,9 @@ class Listener(ABC):
         """Open the connection and start listening; anything committed from now on is heard."""
 
     @abstractmethod
-    def wait(self, timeout_seconds: float) -> bool:
-        """Block until a notification, an interrupt or the timeout; True if notified.
-
-        A burst of notifications is one True.
-        """
+    def wait(self, timeout_seconds: float) -> Heard:
+        """Block until a notification, an interrupt or the timeout; return what was heard
+        (a burst of notifications is heard at once)."""
 
     @abstractmethod
     def interrupt(self) -> None:

@@ -19,12 +19,14 @@ import psycopg2
 from peewee import Database, PostgresqlDatabase
 from playhouse.db_url import parse
 
-from .notifications import Listener, ListenerLost
+from .notifications import Heard, Listener, ListenerLost
 from .statuses import CLAIMABLE, Status, sql_list
 from .store import ClaimRequest, Store
 from .task import ClaimedTask
 
 NOTIFY_CHANNEL = "taskqueue_new_tasks"
+FINISHED_CHANNEL = "taskqueue_finished"
+NOTIFY_PAYLOAD_BYTES = 7900  # PostgreSQL refuses a payload of 8,000 bytes or more
 # Any constants every node agrees on: they name the advisory locks.
 MIGRATION_LOCK_KEY = 0x7A51_0001
 LEADER_LOCK_KEY = 0x7A51_0002
@@ -68,6 +70,20 @@ class PostgresStore(Store):
 
     def _notify_enqueued(self) -> None:
         self.db.execute_sql("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+
+    def _notify_finished(self, task_ids: Sequence[str]) -> None:
+        payload: list[str] = []
+        size = 0
+        for task_id in task_ids:
+            if size + len(task_id) + 1 > NOTIFY_PAYLOAD_BYTES:
+                self.db.execute_sql(
+                    "SELECT pg_notify(%s, %s)", (FINISHED_CHANNEL, ",".join(payload))
+                )
+                payload, size = [], 0
+            payload.append(task_id)
+            size += len(task_id) + 1
+        if payload:
+            self.db.execute_sql("SELECT pg_notify(%s, %s)", (FINISHED_CHANNEL, ",".join(payload)))
 
     def _claim(self, claim: ClaimRequest, queues: Sequence[str], now: float) -> list[ClaimedTask]:
         """The rows are picked in a CTE, as Oban and River do: an ``UPDATE … WHERE id IN
@@ -115,7 +131,9 @@ class PostgresStore(Store):
         return sql, [list(queues), now, limit, limit]
 
     def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
-        sql, params = self._due_sql(queues, now, limit)
+        return self.explain(*self._due_sql(queues, now, limit))
+
+    def explain(self, sql: str, params: Sequence) -> str:
         cursor = self.db.execute_sql(f"EXPLAIN {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
@@ -152,26 +170,33 @@ class PostgresListener(Listener):
         try:
             self._connection = psycopg2.connect(**self._connect_kwargs)
             self._connection.autocommit = True
-            self._connection.cursor().execute(f"LISTEN {NOTIFY_CHANNEL}")
+            cursor = self._connection.cursor()
+            cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            cursor.execute(f"LISTEN {FINISHED_CHANNEL}")
             self.backend_pid = self._connection.get_backend_pid()
         except (psycopg2.Error, OSError) as exc:
             self.disconnect()
             raise ListenerLost(f"cannot listen: {exc}") from exc
 
-    def wait(self, timeout_seconds: float) -> bool:
+    def wait(self, timeout_seconds: float) -> Heard:
         connection = self._connection
         if connection is None:
             raise ListenerLost("not connected")
+        heard = Heard()
         try:
             readable, _, _ = select.select([connection, self._wake_reader], [], [], timeout_seconds)
             if self._wake_reader in readable:
                 self._drain_wakes()
             if connection not in readable:
-                return False
+                return heard
             connection.poll()
-            notified = bool(connection.notifies)
+            for notice in connection.notifies:
+                if notice.channel == FINISHED_CHANNEL:
+                    heard.finished += [i for i in notice.payload.split(",") if i]
+                else:
+                    heard.new_tasks = True
             connection.notifies.clear()
-            return notified
+            return heard
         except (psycopg2.Error, OSError, ValueError) as exc:
             self.disconnect()
             raise ListenerLost(f"listener connection lost: {exc}") from exc

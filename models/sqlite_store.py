@@ -133,7 +133,9 @@ class SqliteStore(Store):
         return sql, [*params, limit]
 
     def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
-        sql, params = self._due_sql(queues, now, limit)
+        return self.explain(*self._due_sql(queues, now, limit))
+
+    def explain(self, sql: str, params: Sequence) -> str:
         cursor = self.db.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params)
         depth: dict[int, int] = {0: -1}
         lines = []
@@ -141,6 +143,10 @@ class SqliteStore(Store):
             depth[node] = depth.get(parent, -1) + 1
             lines.append("  " * depth[node] + detail)
         return "\n".join(lines)
+
+    def index_hint(self, index: str) -> str:
+        """Without statistics SQLite may pick another index and sort: name the one to read."""
+        return f"INDEXED BY {index}"
 
     def try_lead(self, holder: str, now: float, ttl_seconds: float) -> bool:
         p = self.db.param

@@ -5,8 +5,9 @@ tasks; ``open_store`` picks the backend from the URL. Each backend module
 (``sqlite_store``, ``postgres_store``) implements what differs: the claim,
 the write lock, the wake-up across processes, the leader lease, and the
 column types of the migrations. Everything else is written once, in this
-module and the three it is made of: ``lifecycle`` (leases, rescue, the
-stager, progress), ``control`` (cancel, retry, pause) and ``reads``.
+module and those it is made of: ``lifecycle`` (leases, rescue, the stager,
+progress), ``control`` (cancel, retry, pause), ``reads``, ``nodes``, and
+``history`` (what each transition records).
 
 Each write is one transaction. Finishing an attempt is fenced by its
 claim: every claim writes a fresh ``claim_token``, and only the holder of
@@ -38,14 +39,16 @@ from typing import Any
 import orjson
 from peewee import Database, DataError, IntegrityError, PeeweeException
 
+from . import history
 from .backoff import retry_delay_seconds
 from .control import ControlMixin
 from .errors import Conflict, InvalidInput
 from .lifecycle import LifecycleMixin
+from .nodes import NodesMixin
 from .notifications import Listener
 from .outcomes import Ending, Outcome
 from .reads import ReadsMixin
-from .statuses import Status
+from .statuses import FINISHED, Status
 from .task import ClaimedTask, Failure, database, storable_text
 
 # What a database call raises when the database itself is in trouble (locked,
@@ -67,6 +70,8 @@ INSERT_COLUMNS = (
     "max_attempts",
     "attempt_budget",
     "timeout_seconds",
+    "idempotency_key",
+    "request_hash",
 )
 END_LEASE = "lease_owner = NULL, lease_expires_at = NULL, claim_token = NULL"
 
@@ -91,7 +96,7 @@ class Settled:
     claimed: list[ClaimedTask]
 
 
-class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
+class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
     """One database holding the tasks. Subclasses: ``SqliteStore``, ``PostgresStore``."""
 
     # Column types for the migrations.
@@ -161,6 +166,7 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
         with self.write_transaction():
             self._insert(rows)
             self._register_queues(rows)
+            self._record_scheduled(rows)
             self._notify_enqueued()
 
     def enqueue_each(self, groups: Sequence[Sequence[dict[str, Any]]]) -> list[Exception | None]:
@@ -192,6 +198,7 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
             ]
             if stored:
                 self._register_queues(stored)
+                self._record_scheduled(stored)
                 self._notify_enqueued()
         return outcomes
 
@@ -216,6 +223,17 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
                 + ", ".join([row_marks] * len(chunk)),
                 [value for row in chunk for value in row],
             )
+
+    def _record_scheduled(self, rows: Sequence[dict[str, Any]]) -> None:
+        scheduled = Status.SCHEDULED.value
+        now = time.time()
+        self.record_events(
+            [
+                (row["id"], now, "scheduled", {"run_at": row["run_at"]})
+                for row in rows
+                if row["status"] == scheduled
+            ]
+        )
 
     def _register_queues(self, rows: Sequence[dict[str, Any]]) -> None:
         """Make sure every queue of ``rows`` has its row in ``queues`` (in the caller's
@@ -294,6 +312,7 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
                 queues = self.active_queues() if claim.queues is None else claim.queues
                 if queues:
                     claimed = self._claim(claim, queues, now)
+                    self.record_events(history.claimed(claimed, claim.node, now))
         return Settled(statuses, claimed)
 
     def complete_many(self, finished: Sequence[tuple[ClaimedTask, str]], now: float) -> int:
@@ -335,6 +354,10 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
     def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
         """The database's plan for the claim's row selection, as text (for tests and operators)."""
 
+    @abstractmethod
+    def explain(self, sql: str, params: Sequence) -> str:
+        """The database's plan for ``sql``, as text."""
+
     def _claimed(self, rows: list[tuple], token: str) -> list[ClaimedTask]:
         """Claimed rows (``id, action, payload, attempts, queue, max_attempts,
         timeout_seconds, priority, run_at, enqueued_ns``), best first."""
@@ -349,6 +372,7 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
                 queue=row[4],
                 max_attempts=row[5],
                 timeout_seconds=row[6],
+                due_at=row[8],
             )
             for row in rows
         ]
@@ -383,10 +407,62 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
         finished = Counter(
             (outcome.task.queue, statuses[outcome.task.id])
             for outcome in outcomes
-            if statuses.get(outcome.task.id) in (Status.COMPLETED, Status.DEAD, Status.CANCELED)
+            if statuses.get(outcome.task.id) in FINISHED
         )
         self.count_finished(finished, node)
+        self.record_events(history.settled(outcomes, statuses, now))
+        self._count_minute(outcomes, statuses, now, node)
+        ended = [task_id for task_id, status in statuses.items() if status in FINISHED]
+        if ended:
+            self._notify_finished(ended)
         return statuses
+
+    def _count_minute(
+        self, outcomes: Sequence[Outcome], statuses: Mapping[str, Status], now: float, node: str
+    ) -> None:
+        """Add this batch to the node's counts for the current minute (for the charts and
+        the drain rate the diagnosis estimates waits with)."""
+        completed = failed = dead = 0
+        waits = []
+        for outcome in outcomes:
+            status = statuses.get(outcome.task.id)
+            if status is None:
+                continue
+            completed += status == Status.COMPLETED
+            failed += outcome.ending == Ending.FAILED
+            dead += status == Status.DEAD
+            due = outcome.task.due_at
+            if outcome.started_at is not None and due is not None:
+                waits.append(max(0.0, outcome.started_at - due))
+        if not (completed or failed or waits):
+            return
+        p = self.db.param
+        self.db.execute_sql(
+            f"INSERT INTO minute_stats (minute, node, completed, failed, dead, wait_sum, "
+            f"wait_count, wait_max) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+            f"ON CONFLICT (minute, node) DO UPDATE SET "
+            f"completed = minute_stats.completed + excluded.completed, "
+            f"failed = minute_stats.failed + excluded.failed, "
+            f"dead = minute_stats.dead + excluded.dead, "
+            f"wait_sum = minute_stats.wait_sum + excluded.wait_sum, "
+            f"wait_count = minute_stats.wait_count + excluded.wait_count, "
+            f"wait_max = CASE WHEN excluded.wait_max > minute_stats.wait_max "
+            f"THEN excluded.wait_max ELSE minute_stats.wait_max END",
+            (
+                int(now // 60) * 60,
+                node,
+                completed,
+                failed,
+                dead,
+                sum(waits),
+                len(waits),
+                max(waits, default=0.0),
+            ),
+        )
+
+    def _notify_finished(self, task_ids: Sequence[str]) -> None:
+        """Inside the settle's transaction: tell other processes these tasks finished."""
+        return None
 
     def _fence(self, table: str = "") -> str:
         p = self.db.param
@@ -482,6 +558,19 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, ABC):
                 f"DO UPDATE SET count = finished_counts.count + excluded.count",
                 (queue, str(status), node, count),
             )
+
+    # History -------------------------------------------------------------
+
+    def record_events(self, events: Sequence[history.Event]) -> None:
+        """Append ``(task_id, at, kind, detail)`` events, in the caller's transaction."""
+        self.insert_rows(
+            "task_events",
+            ("task_id", "at", "kind", "detail"),
+            [
+                (task_id, at, kind, None if detail is None else orjson.dumps(detail).decode())
+                for task_id, at, kind, detail in events
+            ],
+        )
 
     # Coordination between processes ------------------------------------
 

@@ -44,6 +44,8 @@ class Task(Model):
     timeout_seconds = FloatField(null=True)  # how long one attempt may run; None: no limit
     cancel_requested = IntegerField(default=0)  # 1: cancel the running attempt when it ends
     progress = TextField(null=True)  # JSON {"fraction", "message", "at"} from the action
+    idempotency_key = TextField(null=True)  # unique among tasks that have one
+    request_hash = TextField(null=True)  # what the keyed request asked for (see ``request_hash``)
 
     class Meta:
         database = database
@@ -83,6 +85,8 @@ class TaskOptions:
     run_at: float | None = None  # unix seconds; None: now
     priority: int = 0
     queue: str = DEFAULT_QUEUE
+    idempotency_key: str | None = None
+    request_hash: str | None = None  # set with idempotency_key
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class ClaimedTask:
     queue: str = DEFAULT_QUEUE
     max_attempts: int | None = None  # None: the node's --max-attempts
     timeout_seconds: float | None = None  # None: no limit
+    due_at: float | None = None  # unix seconds it was due when claimed
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,8 @@ def new_task(
         "max_attempts": max_attempts,
         "attempt_budget": max_attempts,
         "timeout_seconds": None if options is None else options.timeout_seconds,
+        "idempotency_key": None if options is None else options.idempotency_key,
+        "request_hash": None if options is None else options.request_hash,
     }
 
 

@@ -14,11 +14,13 @@ from .config import WebConfig
 from .control import ControlResource
 from .docs import DocsResource
 from .errors import json_error_page, json_unexpected_error
+from .history import HistoryResource
 from .protocol_errors import use_json_protocol_errors
 from .queues import QueuesResource
 from .router import Router
 from .routes import build_routes
 from .tasks import TasksResource
+from .waiting import Waiters
 
 SOCKET_QUEUE_SIZE = 128
 
@@ -30,17 +32,21 @@ def build_app(
     config: WebConfig | None = None,
     queue_config: actors.QueueConfig | None = None,
     registry: actors.ActionRegistry | None = None,
+    board: actors.FinishedBoard | None = None,
 ) -> cherrypy.Application:
     config = config or WebConfig()
     queue_config = queue_config or actors.QueueConfig()
     registry = registry or actors.registry
+    board = board or actors.FinishedBoard()
     body = config.max_body_bytes
+    waiters = Waiters(board, config.waiters_allowed)
     router = Router(
         build_routes(
-            TasksResource(store, intake, dispatcher, body, queue_config, registry),
-            ControlResource(store, dispatcher, body, queue_config),
+            TasksResource(store, intake, dispatcher, body, queue_config, registry, waiters),
+            ControlResource(store, dispatcher, body, queue_config, board),
             QueuesResource(store, dispatcher),
             ActionsResource(registry, queue_config),
+            HistoryResource(store, queue_config),
             DocsResource(config),
         )
     )

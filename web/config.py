@@ -16,3 +16,8 @@ class WebConfig:
     port: int = DEFAULT_PORT
     threads: int = DEFAULT_THREADS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_waiters: int | None = None  # requests that may wait for a task at once; None: threads/2
+
+    @property
+    def waiters_allowed(self) -> int:
+        return self.threads // 2 if self.max_waiters is None else self.max_waiters

@@ -32,11 +32,13 @@ class ControlResource:
         dispatcher: pykka.ActorRef,
         max_body_bytes: int,
         queue_config: actors.QueueConfig,
+        board: actors.FinishedBoard,
     ) -> None:
         self.store = store
         self._dispatcher = dispatcher
         self._max_body_bytes = max_body_bytes
         self._config = queue_config
+        self._board = board
 
     @handles_errors
     def cancel(self, query: Query, task_id: str) -> bytes:
@@ -45,6 +47,7 @@ class ControlResource:
         if status == models.Status.RUNNING:
             self._tell(CancelRequested((task_id,)))
             return json_body(task_view(self.store.get_task(task_id)), 202)
+        self._board.publish([task_id])
         return json_body(task_view(self.store.get_task(task_id)))
 
     @handles_errors

@@ -20,10 +20,15 @@ class UnsupportedMediaType(models.TaskQueueError):
     """The body is not declared as JSON."""
 
 
+class IdempotencyMismatch(models.TaskQueueError):
+    """An idempotency key comes back with a different request than it was first used for."""
+
+
 STATUS_BY_ERROR: dict[type[models.TaskQueueError], int] = {
     models.InvalidInput: 400,
     models.TaskNotFound: 404,
     models.Conflict: 409,
+    IdempotencyMismatch: 422,
     models.PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     models.Unavailable: 503,

@@ -46,6 +46,19 @@ TASK_ID = _path_parameter("id", {"type": "string"})
 QUEUE = _path_parameter("name", QUEUE_NAME_SCHEMA)
 
 
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+MOMENT = {
+    "description": "Unix seconds, or an RFC 3339 date-time with an offset",
+    "type": "string",
+}
+
+
 def build_document(config: WebConfig) -> dict[str, Any]:
     submission = ref("TaskSubmission")
     json_body = {
@@ -67,13 +80,34 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                     {
                         "202": _body(
                             {"oneOf": [ref("Accepted"), ref("AcceptedBatch")]},
-                            "Committed to the database: queued, or scheduled for later",
+                            "Committed to the database: queued, or scheduled for later "
+                            "(or, for a key used before with the same request, the original "
+                            "answer again, with Idempotent-Replayed: true)",
                         ),
                         "400": _error("Invalid JSON or an invalid task; nothing stored"),
-                        "409": _error("A task the database refused as a whole; nothing stored"),
+                        "409": _error(
+                            "A task the database refused as a whole, or a request with the "
+                            "same idempotency key not yet committed; nothing stored"
+                        ),
                         "413": _error("Body too large"),
                         "415": _error("Content-Type is not JSON"),
+                        "422": _error("The idempotency key was used with a different request"),
                     },
+                    parameters=[
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "For one task: the same key with the same "
+                            "request makes no new task and replays the answer.",
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": 257,
+                                "pattern": "^[ -~]+$",
+                            },
+                        }
+                    ],
                     body={
                         **json_body,
                         "content": {
@@ -98,7 +132,7 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                     "listTasks",
                     {
                         "200": _body(ref("TaskList"), "The tasks"),
-                        "400": _error("Bad status or limit"),
+                        "400": _error("A bad or unknown query parameter"),
                     },
                     parameters=[
                         {
@@ -123,10 +157,55 @@ def build_document(config: WebConfig) -> dict[str, Any]:
             },
             "/tasks/{id}": {
                 "get": _operation(
-                    "One task",
+                    "One task; with ?wait=S, once it is finished or S seconds passed",
                     "getTask",
-                    {"200": _body(ref("Task"), "The task"), "404": _error("No such task")},
+                    {
+                        "200": _body(
+                            ref("Task"),
+                            "The task (as it is now, with Retry-After, when too many "
+                            "requests wait already)",
+                        ),
+                        "400": _error("A bad or unknown query parameter"),
+                        "404": _error("No such task"),
+                    },
+                    parameters=[
+                        TASK_ID,
+                        _query("wait", {"type": "number", "minimum": 0, "maximum": 60}),
+                    ],
+                )
+            },
+            "/tasks/{id}/events": {
+                "get": _operation(
+                    "The history of a task, oldest first",
+                    "getTaskEvents",
+                    {"200": _body(ref("EventList"), "The events"), "404": _error("No such task")},
                     parameters=[TASK_ID],
+                )
+            },
+            "/tasks/{id}/diagnosis": {
+                "get": _operation(
+                    "Why isn't this task running? Every reason that applies",
+                    "getTaskDiagnosis",
+                    {
+                        "200": _body(ref("Diagnosis"), "The reasons, most important first"),
+                        "404": _error("No such task"),
+                    },
+                    parameters=[TASK_ID],
+                )
+            },
+            "/nodes": {
+                "get": _operation(
+                    "The nodes: alive, draining, or lost (unseen for three leases)",
+                    "listNodes",
+                    {"200": _body(ref("NodeList"), "The nodes")},
+                )
+            },
+            "/stats": {
+                "get": _operation(
+                    "Completed, failed and dead tasks and the wait to start, by minute, "
+                    "over the last hour",
+                    "getStats",
+                    {"200": _body(ref("Stats"), "The minutes")},
                 )
             },
             "/tasks/{id}/cancel": {

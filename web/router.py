@@ -40,6 +40,7 @@ class Route:
     path: str
     handler: Handler
     role: Role = Role.READ  # the least role that may call it
+    params: tuple[str, ...] = ()  # the query parameters it knows; any other is a 400
 
 
 class Router:
@@ -47,8 +48,8 @@ class Router:
 
     def __init__(self, routes: list[Route]) -> None:
         # Literal paths are one dict lookup; patterns are tried in table order.
-        self._literal: dict[tuple[str, ...], dict[str, Handler]] = {}
-        self._patterns: list[tuple[tuple[str, ...], dict[str, Handler]]] = []
+        self._literal: dict[tuple[str, ...], dict[str, Route]] = {}
+        self._patterns: list[tuple[tuple[str, ...], dict[str, Route]]] = []
         for route in routes:
             segments = _segments(route.path)
             if any(segment.startswith("{") for segment in segments):
@@ -58,9 +59,9 @@ class Router:
                     self._patterns.append((segments, methods))
             else:
                 methods = self._literal.setdefault(segments, {})
-            methods[route.method] = route.handler
+            methods[route.method] = route
             if route.method == "GET":
-                methods.setdefault("HEAD", route.handler)
+                methods.setdefault("HEAD", route)
 
     def __call__(self, path_info: str) -> None:
         """CherryPy's dispatch hook: set the request's handler and config."""
@@ -78,11 +79,12 @@ class Router:
         if methods is None:
             request.handler = _not_found
             return
-        handler = methods.get(request.method)
-        if handler is None:
+        route = methods.get(request.method)
+        if route is None:
             request.handler = _MethodNotAllowed(methods)
             return
-        request.handler = _Call(handler, params)
+        request.route = route
+        request.handler = _Call(route, params)
 
     def routes(self) -> list[tuple[str, str]]:
         """(method, path) of every route, for the docs and their tests."""
@@ -116,10 +118,10 @@ def _match(pattern: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str
 
 
 class _Call:
-    __slots__ = ("_handler", "_params")
+    __slots__ = ("_route", "_params")
 
-    def __init__(self, handler: Handler, params: dict[str, str]) -> None:
-        self._handler = handler
+    def __init__(self, route: Route, params: dict[str, str]) -> None:
+        self._route = route
         self._params = params
 
     def __call__(self) -> bytes:
@@ -131,13 +133,16 @@ class _Call:
             )
         except UnicodeDecodeError:
             return json_error(400, "the query string is not valid UTF-8")
-        return self._handler(query, **self._params)
+        for name in query:
+            if name not in self._route.params:
+                return json_error(400, f"unknown query parameter {name!r}")
+        return self._route.handler(query, **self._params)
 
 
 class _MethodNotAllowed:
     __slots__ = ("_allow",)
 
-    def __init__(self, methods: dict[str, Handler]) -> None:
+    def __init__(self, methods: dict[str, Route]) -> None:
         self._allow = ", ".join(sorted(methods))
 
     def __call__(self) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from .actions import ActionsResource
 from .control import ControlResource
 from .docs import DocsResource
+from .history import HistoryResource
+from .listing import LIST_PARAMS
 from .queues import QueuesResource
 from .router import Role, Route
 from .tasks import TasksResource
@@ -15,12 +17,15 @@ def build_routes(
     control: ControlResource,
     queues: QueuesResource,
     actions: ActionsResource,
+    history: HistoryResource,
     docs: DocsResource,
 ) -> list[Route]:
     return [
         Route("POST", "/tasks", tasks.enqueue, Role.WRITE),
-        Route("GET", "/tasks", tasks.list),
-        Route("GET", "/tasks/{task_id}", tasks.get),
+        Route("GET", "/tasks", tasks.list, params=LIST_PARAMS),
+        Route("GET", "/tasks/{task_id}", tasks.get, params=("wait",)),
+        Route("GET", "/tasks/{task_id}/events", history.events),
+        Route("GET", "/tasks/{task_id}/diagnosis", history.diagnosis),
         Route("POST", "/tasks/{task_id}/cancel", control.cancel, Role.ADMIN),
         Route("POST", "/tasks/{task_id}/retry", control.retry, Role.ADMIN),
         Route("POST", "/tasks/cancel", control.cancel_many, Role.ADMIN),
@@ -29,5 +34,7 @@ def build_routes(
         Route("POST", "/queues/{name}/pause", queues.pause, Role.ADMIN),
         Route("POST", "/queues/{name}/resume", queues.resume, Role.ADMIN),
         Route("GET", "/actions", actions.list),
+        Route("GET", "/nodes", history.nodes),
+        Route("GET", "/stats", history.stats),
         Route("GET", "/openapi.json", docs.openapi),
     ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import STATUSES
+from models import DIAGNOSIS_CODES, EVENT_KINDS, STATUSES
 
 from .validation import (
     MAX_ACTION_LENGTH,
     MAX_ATTEMPTS,
     MAX_DELAY_SECONDS,
+    MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_PRIORITY,
     MAX_RUN_AT,
     MAX_TIMEOUT_SECONDS,
@@ -62,6 +63,14 @@ def schemas() -> dict[str, Any]:
                     "minimum": 0,
                     "maximum": MAX_TIMEOUT_SECONDS,
                 },
+                "idempotency_key": {
+                    "description": "In a batch: this task's idempotency key (for one task, "
+                    "the Idempotency-Key header).",
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
+                    "pattern": "^[ -~]+$",
+                },
             },
         },
         "Accepted": {
@@ -70,6 +79,11 @@ def schemas() -> dict[str, Any]:
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
                 "status": {"type": "string", "enum": ["queued", "scheduled"]},
+                "replayed": {
+                    "description": "In a batch: this task's key was used before, with the "
+                    "same request; this is its original answer.",
+                    "type": "boolean",
+                },
             },
         },
         "AcceptedBatch": {
@@ -129,14 +143,111 @@ def schemas() -> dict[str, Any]:
                         "at": {"type": "number"},
                     },
                 },
+                "truncated": {
+                    "description": "In a listing: payload, result or error was cut to its "
+                    "first 4,096 characters (a string then); GET /tasks/{id} has it whole.",
+                    "type": "boolean",
+                },
             },
         },
         "TaskList": {
             "type": "object",
-            "required": ["tasks", "count"],
+            "required": ["tasks", "count", "next_cursor"],
             "properties": {
                 "tasks": {"type": "array", "items": ref("Task")},
-                "count": {"type": "integer"},
+                "count": {"description": "Tasks in this page.", "type": "integer"},
+                "next_cursor": {
+                    "description": "Pass as ?cursor= for the next (older) page; null: none.",
+                    "type": "string",
+                    "nullable": True,
+                },
+            },
+        },
+        "EventList": {
+            "type": "object",
+            "required": ["events"],
+            "properties": {
+                "events": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["at", "kind"],
+                        "properties": {
+                            "at": {"type": "number"},
+                            "kind": {"type": "string", "enum": list(EVENT_KINDS)},
+                        },
+                    },
+                }
+            },
+        },
+        "Diagnosis": {
+            "type": "object",
+            "required": ["status", "runnable", "reasons"],
+            "properties": {
+                "status": STATUS_SCHEMA,
+                "runnable": {"type": "boolean"},
+                "reasons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string", "enum": list(DIAGNOSIS_CODES)},
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "NodeList": {
+            "type": "object",
+            "required": ["nodes"],
+            "properties": {
+                "nodes": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "owner", "state", "workers", "busy", "last_seen"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "owner": {"type": "string"},
+                            "version": {"type": "string"},
+                            "queues": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "nullable": True,
+                            },
+                            "workers": {"type": "integer"},
+                            "busy": {"type": "integer"},
+                            "idle": {"type": "integer"},
+                            "started_at": {"type": "number"},
+                            "last_seen": {"type": "number"},
+                            "draining": {"type": "boolean"},
+                            "completed_per_minute": {"type": "number"},
+                            "state": {"type": "string", "enum": ["alive", "draining", "lost"]},
+                        },
+                    },
+                }
+            },
+        },
+        "Stats": {
+            "type": "object",
+            "required": ["minutes"],
+            "properties": {
+                "minutes": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "minute": {"type": "integer"},
+                            "completed": {"type": "integer"},
+                            "failed": {"type": "integer"},
+                            "dead": {"type": "integer"},
+                            "wait_mean_seconds": {"type": "number", "nullable": True},
+                            "wait_max_seconds": {"type": "number", "nullable": True},
+                        },
+                    },
+                }
             },
         },
         "Selection": {

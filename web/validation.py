@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -18,7 +19,19 @@ MAX_ACTION_LENGTH = 200
 MAX_BATCH_TASKS = 1000
 DEFAULT_LIST_LIMIT = 100
 MAX_LIST_LIMIT = 1000
-TASK_FIELDS = ("action", "data", "run_at", "delay", "priority", "queue", "max_attempts", "timeout")
+TASK_FIELDS = (
+    "action",
+    "data",
+    "run_at",
+    "delay",
+    "priority",
+    "queue",
+    "max_attempts",
+    "timeout",
+    "idempotency_key",
+)
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_WAIT_SECONDS = 60.0
 MAX_PRIORITY = 9  # priorities are 0 (first) to 9
 MAX_ATTEMPTS = 100
 MAX_TIMEOUT_SECONDS = 86_400.0
@@ -69,11 +82,44 @@ def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class TaskInput:
     """One task as submitted and checked: ``options`` holds the optional fields given,
-    as ``TaskOptions`` names them (``delay`` already turned into ``run_at``)."""
+    as ``TaskOptions`` names them (``delay`` already turned into ``run_at``; an
+    ``idempotency_key`` with the ``request_hash`` of what was asked with it)."""
 
     action: str
     data: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+
+
+def request_hash(item: dict[str, Any]) -> str:
+    """What a task submission asks for, whatever its key order: its fields but the key."""
+    asked = {name: value for name, value in item.items() if name != "idempotency_key"}
+    return hashlib.sha256(orjson.dumps(asked, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def check_idempotency_key(value: Any, name: str = "idempotency_key") -> str:
+    """1 to 255 printable ASCII characters (a quoted one, as the draft writes it, is
+    taken without its quotes)."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH
+        or not all(" " <= char <= "~" for char in value)
+    ):
+        raise InvalidInput(f"{name} must be 1 to 255 printable ASCII characters")
+    return value
+
+
+def check_wait(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise InvalidInput(f"wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}")
+    return seconds
 
 
 def check_task(item: Any, now: float | None = None) -> TaskInput:
@@ -117,6 +163,9 @@ def _options(item: dict[str, Any], now: float) -> dict[str, Any]:
     if "timeout" in item:
         timeout = _number(item["timeout"], "timeout", 0, MAX_TIMEOUT_SECONDS)
         options["timeout_seconds"] = timeout or None  # 0: no limit
+    if "idempotency_key" in item:
+        options["idempotency_key"] = check_idempotency_key(item["idempotency_key"])
+        options["request_hash"] = request_hash(item)
     return options
 
 

@@ -3,11 +3,13 @@
 - ``Rescuer``: running tasks of dead processes and expired leases go back.
 - ``LeaderElector``: which node runs the services that a cluster runs once.
 - ``Stager``: delayed tasks become due.
+- ``Presence``: the node's row in ``nodes``; lost nodes are cleared.
 
 The supervisor starts and stops them; the ticker sends each its ``Tick``.
 """
 
 from .leader import LeaderElector
+from .presence import Presence
 from .rescuer import Rescuer, dead_local_owners
 from .service import Leadership, MaintenanceService
 from .stager import Stager
@@ -16,6 +18,7 @@ __all__ = [
     "LeaderElector",
     "Leadership",
     "MaintenanceService",
+    "Presence",
     "Rescuer",
     "Stager",
     "dead_local_owners",

@@ -10,6 +10,7 @@ import pykka
 
 import models
 
+from ..finished import FinishedBoard
 from ..log import log_event
 from ..messages import Wake
 from .service import MaintenanceService
@@ -57,17 +58,21 @@ class Rescuer(MaintenanceService):
         owner: str,
         max_attempts: int,
         dispatcher: pykka.ActorRef | None = None,
+        board: FinishedBoard | None = None,
     ) -> None:
         super().__init__(store, interval_seconds)
         self._owner = owner
         self._max_attempts = max_attempts
         self._dispatcher = dispatcher
+        self._board = board
 
     def tick(self, now: float) -> list[models.Rescued]:
         dead = dead_local_owners(self.store.lease_owners(), self._owner)
         rescued = self.store.rescue(now, self._max_attempts, dead)
         for task in rescued:
             log_event("task rescued", logging.WARNING, task_id=task.id, status=task.status)
+        if self._board is not None:
+            self._board.publish(t.id for t in rescued if t.status in models.FINISHED)
         if rescued and self._dispatcher is not None:
             try:
                 self._dispatcher.tell(Wake(now))

@@ -28,6 +28,10 @@ def status(store, task_id: str) -> str:
     return store.get_task(task_id)["status"]
 
 
+def events_of_kind(store, task_id: str, kind: str) -> list[dict]:
+    return [event for event in store.events_of(task_id) if event["kind"] == kind]
+
+
 def claim(store, limit: int = 10, now: float = NOW, queues=None) -> list[str]:
     return [task.id for task in store.claim(OWNER, "n", limit, now, LEASE, queues)]
 
@@ -110,15 +114,12 @@ def test_cancel_waiting_tasks_at_once_and_running_ones_when_they_end(store):
     with pytest.raises(models.TaskNotFound):
         store.cancel("no-such-task", "test", NOW)
     # Each cancel is in the task's record: who, when, from which status
-    assert store.events_of(scheduled) == [
+    assert events_of_kind(store, scheduled, "canceled") == [
         {"at": NOW, "kind": "canceled", "by": "test", "from": "scheduled"}
     ]
-    assert store.events_of(running)[0] == {
-        "at": NOW,
-        "kind": "cancel_requested",
-        "by": "test",
-        "from": "running",
-    }
+    assert events_of_kind(store, running, "cancel_requested") == [
+        {"at": NOW, "kind": "cancel_requested", "by": "test", "from": "running"}
+    ]
 
 
 def test_a_rescued_task_whose_cancel_was_asked_is_canceled(store):
@@ -145,12 +146,9 @@ def test_retry_by_hand_gives_a_fresh_budget_and_keeps_counting_attempts(store):
     assert task["run_at"] == now
     [again] = store.claim(OWNER, "n", 1, now, LEASE)
     assert again.attempts == 3
-    assert store.events_of(task_id)[-1] == {
-        "at": now,
-        "kind": "retried_by_hand",
-        "by": "ops",
-        "from": "dead",
-    }
+    assert events_of_kind(store, task_id, "retried_by_hand") == [
+        {"at": now, "kind": "retried_by_hand", "by": "ops", "from": "dead"}
+    ]
     # A task that is not finished cannot be retried
     with pytest.raises(models.Conflict, match="^task is running$"):
         store.retry(task_id, "ops", now, 5)

@@ -210,16 +210,24 @@ def test_unknown_path(service, method, path):
     assert_json_error(response, 404)
 
 
-@pytest.mark.parametrize("status", ["", "COMPLETED", "pending", "done", "completed,dead"])
+@pytest.mark.parametrize(
+    "status", ["", "COMPLETED", "pending", "done", "completed,done", "completed,,dead"]
+)
 def test_bad_status_filter(service, status):
     response = request(service.base_url, "GET", f"/tasks?status={quote(status)}")
     error = assert_json_error(response, 400)
     assert "status" in error, error
 
 
-def test_repeated_status_filter(service):
-    response = request(service.base_url, "GET", "/tasks?status=completed&status=dead")
-    assert_json_error(response, 400)
+@pytest.mark.parametrize("query", ["status=completed&status=dead", "status=completed,dead"])
+def test_several_statuses_repeated_or_comma_separated(service, query):
+    done = submit(service.base_url, "good-status", {})
+    wait_for_status(service.base_url, done, "completed")
+    response = request(service.base_url, "GET", f"/tasks?{query}")
+    assert response.status == 200, response.body
+    tasks = response.json()["tasks"]
+    assert done in {task["id"] for task in tasks}
+    assert {task["status"] for task in tasks} <= {"completed", "dead"}
 
 
 @pytest.mark.parametrize(

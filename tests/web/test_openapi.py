@@ -88,6 +88,10 @@ API_OPERATIONS = {
     ("post", "/queues/{name}/pause"),
     ("post", "/queues/{name}/resume"),
     ("get", "/actions"),
+    ("get", "/tasks/{id}/events"),
+    ("get", "/tasks/{id}/diagnosis"),
+    ("get", "/nodes"),
+    ("get", "/stats"),
     ("get", "/openapi.json"),
 }
 # What each operation answers to the example request below (a good task, a plain listing,
@@ -104,6 +108,10 @@ EXAMPLE_STATUS = {
     ("post", "/queues/{name}/pause"): 200,
     ("post", "/queues/{name}/resume"): 200,
     ("get", "/actions"): 200,
+    ("get", "/tasks/{id}/events"): 404,
+    ("get", "/tasks/{id}/diagnosis"): 404,
+    ("get", "/nodes"): 200,
+    ("get", "/stats"): 200,
     ("get", "/openapi.json"): 200,
 }
 

@@ -106,12 +106,20 @@ def test_reference_curl_session(db_url, start_service):
     # Then: the same task, newest first, and count is the number of rows
     assert response.status == 200
     assert response.content_type == "application/json"
-    assert response.json() == {"tasks": [task], "count": 1}
+    assert response.json() == {"tasks": [task], "count": 1, "next_cursor": None}
 
     # And: ?status= filters
-    assert list_tasks(service.base_url, status="completed") == {"tasks": [task], "count": 1}
+    assert list_tasks(service.base_url, status="completed") == {
+        "tasks": [task],
+        "count": 1,
+        "next_cursor": None,
+    }
     for status in ("queued", "running", "retrying", "dead"):
-        assert list_tasks(service.base_url, status=status) == {"tasks": [], "count": 0}
+        assert list_tasks(service.base_url, status=status) == {
+            "tasks": [],
+            "count": 0,
+            "next_cursor": None,
+        }
 
 
 def test_builtin_actions_and_a_failing_task_ending_dead(db_url, start_service):
@@ -155,7 +163,11 @@ def test_builtin_actions_and_a_failing_task_ending_dead(db_url, start_service):
     wait_for_log(service, rf"task failed task_id={failing} .*attempt=2\b")
 
     # And: each state lists exactly its tasks
-    assert list_tasks(service.base_url, status="dead") == {"tasks": [dead], "count": 1}
+    assert list_tasks(service.base_url, status="dead") == {
+        "tasks": [dead],
+        "count": 1,
+        "next_cursor": None,
+    }
     completed = list_tasks(service.base_url, status="completed")
     assert completed["count"] == 4
     assert {task["id"] for task in completed["tasks"]} == {summed, empty_sum, other, no_text}
