@@ -26,6 +26,7 @@ class TaskFilter:
     status: Status | None = None
     queue: str | None = None
     action: str | None = None
+    error: str | None = None  # the last error, exactly (a dead-letter group)
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,9 @@ class ControlMixin:
         if where.action is not None:
             conditions.append(f"action = {p}")
             params.append(where.action)
+        if where.error is not None:
+            conditions.append(f"error = {p}")
+            params.append(where.error)
         after: tuple | None = None
         while True:
             page = list(conditions)

@@ -22,6 +22,7 @@ _VIEW_COLUMNS = tuple(getattr(Task, _COLUMN_OF.get(name, name)) for name in VIEW
 _ACTIVE = (*WAITING, Status.RUNNING)
 PRIORITIES = range(10)
 LISTED_TEXT_CHARS = 4096  # a listing cuts payload, result and error past this; one task does not
+DEAD_LETTER_SCAN = 10_000  # dead-letter groups are made of the latest this many dead tasks
 _CUT = ("payload", "result", "error")
 _ORDER = "created_at DESC, enqueued_ns DESC"
 
@@ -290,6 +291,36 @@ class ReadsMixin:
                 )
             paused_at = None
         return events
+
+    def dead_letters(self: Store, scan: int = DEAD_LETTER_SCAN) -> dict[str, Any]:
+        """The latest ``scan`` dead tasks grouped by action and error, the biggest group
+        first: ``{"groups": [{"action", "error", "count", "latest_at", "sample_id"}],
+        "scanned", "complete"}`` (``complete``: every dead task was scanned)."""
+        p = self.db.param
+        hint = self.index_hint("tasks_status_created")
+        cursor = self.db.execute_sql(
+            f"SELECT id, action, error, processed_at FROM tasks {hint} "
+            f"WHERE status = '{Status.DEAD}' ORDER BY {_ORDER} LIMIT {p}",
+            (scan + 1,),
+        )
+        rows = cursor.fetchall()
+        complete = len(rows) <= scan
+        groups: dict[tuple[str, str], dict[str, Any]] = {}
+        for task_id, action, error, processed_at in rows[:scan]:
+            group = groups.get((action, error))
+            if group is None:
+                groups[(action, error)] = group = {
+                    "action": action,
+                    "error": error,
+                    "count": 0,
+                    "latest_at": processed_at,
+                    "sample_id": task_id,
+                }
+            group["count"] += 1
+        ordered = sorted(
+            groups.values(), key=lambda g: (-g["count"], g["action"], g["error"] or "")
+        )
+        return {"groups": ordered, "scanned": min(len(rows), scan), "complete": complete}
 
     def minute_counts(self: Store, since: float) -> list[dict[str, Any]]:
         """Per minute since ``since``, over every node: completed, failed, dead, and the

@@ -20,7 +20,7 @@ from .tasks import task_view
 from .validation import check_queue_name, check_status, parse_json
 
 MAX_BULK_IDS = 1000
-FILTER_FIELDS = ("status", "queue", "action")
+FILTER_FIELDS = ("status", "queue", "action", "error")
 
 
 class ControlResource:
@@ -125,4 +125,7 @@ def _filter(value: Any) -> models.TaskFilter:
     action = value.get("action")
     if action is not None and (not isinstance(action, str) or "\x00" in action):
         raise models.InvalidInput("filter.action must be an action name")
-    return models.TaskFilter(status=status, queue=queue, action=action)
+    error = value.get("error")
+    if error is not None and (not isinstance(error, str) or "\x00" in error):
+        raise models.InvalidInput("filter.error must be an error text")
+    return models.TaskFilter(status=status, queue=queue, action=action, error=error)

@@ -38,6 +38,12 @@ class HistoryResource:
         return json_body({"nodes": self.store.nodes(time.time(), self._lost_after)})
 
     @handles_errors
+    def dead_letters(self, query: Query) -> bytes:
+        """The latest dead tasks grouped by action and error; a group is retried with
+        POST /tasks/retry {"filter": {"status": "dead", "action", "error"}}."""
+        return json_body(self.store.dead_letters())
+
+    @handles_errors
     def stats(self, query: Query) -> bytes:
         """Counts by minute over the last hour, every node together: for the charts."""
         since = time.time() - STATS_WINDOW_SECONDS

@@ -200,6 +200,13 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                     {"200": _body(ref("NodeList"), "The nodes")},
                 )
             },
+            "/dead-letters": {
+                "get": _operation(
+                    "The latest 10,000 dead tasks grouped by action and error, biggest first",
+                    "getDeadLetters",
+                    {"200": _body(ref("DeadLetters"), "The groups")},
+                )
+            },
             "/stats": {
                 "get": _operation(
                     "Completed, failed and dead tasks and the wait to start, by minute, "

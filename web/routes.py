@@ -36,5 +36,6 @@ def build_routes(
         Route("GET", "/actions", actions.list),
         Route("GET", "/nodes", history.nodes),
         Route("GET", "/stats", history.stats),
+        Route("GET", "/dead-letters", history.dead_letters),
         Route("GET", "/openapi.json", docs.openapi),
     ]

@@ -230,6 +230,28 @@ def schemas() -> dict[str, Any]:
                 }
             },
         },
+        "DeadLetters": {
+            "type": "object",
+            "required": ["groups", "scanned", "complete"],
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["action", "error", "count", "latest_at", "sample_id"],
+                        "properties": {
+                            "action": {"type": "string"},
+                            "error": {"type": "string", "nullable": True},
+                            "count": {"type": "integer"},
+                            "latest_at": {"type": "integer", "nullable": True},
+                            "sample_id": {"type": "string"},
+                        },
+                    },
+                },
+                "scanned": {"type": "integer"},
+                "complete": {"type": "boolean"},
+            },
+        },
         "Stats": {
             "type": "object",
             "required": ["minutes"],
@@ -280,6 +302,11 @@ def schemas() -> dict[str, Any]:
                                 "status": {**STATUS_SCHEMA, "nullable": True},
                                 "queue": {**QUEUE_NAME_SCHEMA, "nullable": True},
                                 "action": {"type": "string", "nullable": True},
+                                "error": {
+                                    "description": "The last error, exactly",
+                                    "type": "string",
+                                    "nullable": True,
+                                },
                             },
                         }
                     },

@@ -336,3 +336,28 @@ def test_stats_count_the_minutes(service):
     submit(service.base_url, "uppercase")
     minutes = request(service.base_url, "GET", "/stats").json()["minutes"]
     assert minutes and sum(m["completed"] for m in minutes) >= 1
+
+
+def test_dead_letters_are_grouped_and_a_group_is_retried_by_filter(service):
+    ids = [submit(service.base_url, "refuses") for _ in range(3)]
+    other = submit(service.base_url, "fails", {"n": "dl"})
+    for task_id in ids:
+        wait_for_status(service.base_url, task_id, "dead")
+    body = request(service.base_url, "GET", "/dead-letters").json()
+    group = next(g for g in body["groups"] if g["action"] == "refuses")
+    assert group["error"] == "Permanent: this input can never work"
+    assert group["count"] >= 3 and body["complete"] is True
+    retried = request(
+        service.base_url,
+        "POST",
+        "/tasks/retry",
+        orjson.dumps({"filter": {"status": "dead", "action": "refuses", "error": group["error"]}}),
+        JSON,
+    )
+    assert retried.status == 200 and retried.json()["changed"] == group["count"]
+    assert get_task(service.base_url, other)["attempts"] >= 1
+    for task_id in ids:
+        wait_for(
+            lambda i=task_id: get_task(service.base_url, i)["attempts"] == 2,
+            message="the retried attempt",
+        )

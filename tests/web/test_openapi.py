@@ -92,6 +92,7 @@ API_OPERATIONS = {
     ("get", "/tasks/{id}/diagnosis"),
     ("get", "/nodes"),
     ("get", "/stats"),
+    ("get", "/dead-letters"),
     ("get", "/openapi.json"),
 }
 # What each operation answers to the example request below (a good task, a plain listing,
@@ -112,6 +113,7 @@ EXAMPLE_STATUS = {
     ("get", "/tasks/{id}/diagnosis"): 404,
     ("get", "/nodes"): 200,
     ("get", "/stats"): 200,
+    ("get", "/dead-letters"): 200,
     ("get", "/openapi.json"): 200,
 }
 
