@@ -292,6 +292,24 @@ FLAGS = (
         metavar="N",
     ),
     Flag(
+        "--max-abandoned-threads",
+        "web.max_abandoned_threads",
+        _non_negative_int,
+        web.DEFAULT_MAX_ABANDONED_THREADS,
+        "abandoned workers' threads (an attempt past its timeout) still running past which "
+        "/readyz answers 503: the node wants a restart",
+        metavar="N",
+    ),
+    Flag(
+        "--drain-seconds",
+        "web.drain_seconds",
+        _non_negative_float,
+        0.0,
+        "after a stop signal, how long /readyz answers 503 (draining) while the node still "
+        "serves, before it stops: time for a load balancer to take it out",
+        metavar="SECONDS",
+    ),
+    Flag(
         "--max-body",
         "web.max_body_bytes",
         _positive_int,
@@ -494,6 +512,13 @@ def serve(settings: Settings, store: models.Store) -> int:
         supervisor.stop()
         return EXIT_MIGRATION_FAILED
     intake = models.Intake(store, settings.intake)
+    draining = threading.Event()
+    liveness = web.Liveness(
+        actors_alive=lambda: supervisor.is_alive() and service.dispatcher.is_alive(),
+        draining=draining.is_set,
+        abandoned_threads=service.abandoned_threads,
+        max_abandoned_threads=settings.web.max_abandoned_threads,
+    )
     try:
         app = web.build_app(
             store,
@@ -503,6 +528,7 @@ def serve(settings: Settings, store: models.Store) -> int:
             settings.queue,
             actors.registry,
             service.board,
+            liveness,
         )
         web.start_server(app, settings.web)
     except OSError as exc:
@@ -534,6 +560,10 @@ def serve(settings: Settings, store: models.Store) -> int:
     )
     while not stop_requested.wait(1.0):
         pass
+    draining.set()  # /readyz answers 503 from now on
+    if settings.web.drain_seconds:
+        logger.info("draining seconds=%g", settings.web.drain_seconds)
+        threading.Event().wait(settings.web.drain_seconds)  # a second signal still exits at once
     web.stop_server()  # no new requests; running ones finish and their commits land
     intake.close()
     supervisor.ask(actors.Shutdown(settings.queue.shutdown_timeout_seconds))

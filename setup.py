@@ -13,6 +13,7 @@ setup(
         "peewee>=3.17",
         "orjson>=3.9",
         "psycopg2-binary>=2.9",
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "test": [

@@ -11,6 +11,8 @@ import pykka
 
 import models
 
+from . import metrics
+from .actions import ActionRegistry
 from .attempt import Attempt, WorkerSlot
 from .config import MAX_COMMIT_BATCH, MAX_COMMIT_DELAY_SECONDS, QueueConfig
 from .finished import FinishedBoard
@@ -66,12 +68,14 @@ class Dispatcher(pykka.ThreadingActor):
         supervisor: pykka.ActorRef | None = None,
         rng: random.Random | None = None,
         board: FinishedBoard | None = None,
+        registry: ActionRegistry | None = None,
     ) -> None:
         super().__init__()
         self._config = config
         self._store = store
         self._supervisor = supervisor
         self._board = board
+        self._registry = registry
         self._rng = rng
         self._workers: list[pykka.ActorRef | None] = [None] * config.workers
         self._slots: list[WorkerSlot | None] = [None] * config.workers
@@ -196,6 +200,8 @@ class Dispatcher(pykka.ThreadingActor):
             return
         if outcomes:
             self._log_settled(outcomes, settled.statuses)
+            if self._registry is not None:
+                metrics.observe_settled(self._registry, outcomes, settled.statuses)
             if self._board is not None:
                 self._board.publish(
                     i for i, status in settled.statuses.items() if status in models.FINISHED

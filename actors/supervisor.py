@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -12,6 +13,7 @@ import pykka
 
 import models
 
+from . import metrics
 from .actions import ActionRegistry
 from .attempt import Attempt, WorkerSlot
 from .config import HEALTH_CHECK_INTERVAL_SECONDS, LEADER_RENEW_SECONDS, QueueConfig
@@ -19,7 +21,15 @@ from .dispatcher import Dispatcher
 from .finished import FinishedBoard
 from .listener import WakeListener
 from .log import log_event
-from .maintenance import LeaderElector, Leadership, Presence, Rescuer, Stager
+from .maintenance import (
+    SAMPLE_INTERVAL_SECONDS,
+    LeaderElector,
+    Leadership,
+    Presence,
+    Rescuer,
+    Sampler,
+    Stager,
+)
 from .messages import (
     AbandonedThreads,
     AttachWorker,
@@ -51,6 +61,7 @@ class Service:
     leadership: Leadership
     listener: WakeListener | None
     board: FinishedBoard
+    abandoned_threads: Callable[[], int]  # callable from any thread
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -142,7 +153,9 @@ class Supervisor(pykka.ThreadingActor):
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         config = self._config
-        self._dispatcher = Dispatcher.start(config, self._store, self.actor_ref, board=self._board)
+        self._dispatcher = Dispatcher.start(
+            config, self._store, self.actor_ref, board=self._board, registry=self._registry
+        )
         for index in range(config.workers):
             self._workers.append(None)
             self._slots.append(WorkerSlot(index))
@@ -163,13 +176,16 @@ class Supervisor(pykka.ThreadingActor):
         presence = Presence.start(
             self._store, config.heartbeat_interval_seconds, self._describe_node, leadership
         )
-        self._upkeep = [rescuer, elector, stager, presence]
+        sampler = Sampler.start(self._store, SAMPLE_INTERVAL_SECONDS)
+        self._upkeep = [rescuer, elector, stager, presence, sampler]
+        metrics.SYSTEM.attach(self._workers_busy_idle, self.abandoned_threads)
         self._presence = presence
         # Tasks left running by dead processes on this host are due at once,
         # and the singleton upkeep need not wait a round to find its leader.
         rescuer.ask(Tick(time.time()))
         elector.ask(Tick(time.time()))
         presence.ask(Tick(time.time()))
+        sampler.ask(Tick(time.time()))
         self._dispatcher.tell(Wake())
         listener = self._store.open_listener()
         if listener is not None:
@@ -183,6 +199,7 @@ class Supervisor(pykka.ThreadingActor):
                     Periodic(elector, LEADER_RENEW_SECONDS, Tick),
                     Periodic(stager, config.poll_interval_seconds, Tick),
                     Periodic(presence, config.heartbeat_interval_seconds, Tick),
+                    Periodic(sampler, SAMPLE_INTERVAL_SECONDS, Tick),
                     Periodic(self.actor_ref, HEALTH_CHECK_INTERVAL_SECONDS, _check_workers),
                 ]
             )
@@ -203,6 +220,7 @@ class Supervisor(pykka.ThreadingActor):
             leadership,
             self._listener,
             self._board,
+            self.abandoned_threads,
         )
 
     def _describe_node(self) -> models.NodeInfo:
@@ -282,6 +300,15 @@ class Supervisor(pykka.ThreadingActor):
         )
         self._dispatcher.tell(AttachWorker(index, ref, self._slots[index]))
         self._dispatcher.tell(Wake())
+
+    def _workers_busy_idle(self) -> tuple[int, int]:
+        """(busy, idle) workers now; read from any thread."""
+        busy = sum(1 for slot in list(self._slots) if slot.current is not None)
+        return busy, len(self._slots) - busy
+
+    def abandoned_threads(self) -> int:
+        """Abandoned workers' threads still running; read from any thread."""
+        return sum(1 for slot in list(self._abandoned) if slot.thread and slot.thread.is_alive())
 
     def _abandoned_alive(self) -> int:
         """Threads of abandoned workers still running their action."""

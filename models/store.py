@@ -131,6 +131,15 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
     def write_transaction(self) -> AbstractContextManager[Database]:
         """One write transaction on the calling thread's connection."""
 
+    def schema_version(self) -> int:
+        cursor = self.db.execute_sql("SELECT MAX(version) FROM schema_version")
+        return cursor.fetchone()[0] or 0
+
+    def files_problem(self) -> str | None:
+        """Why the database's files cannot be trusted with a write (a backend that keeps
+        files of its own checks them), or None."""
+        return None
+
     # Schema --------------------------------------------------------------
 
     def migrate(self) -> list[int]:

@@ -14,6 +14,7 @@ from .config import WebConfig
 from .control import ControlResource
 from .docs import DocsResource
 from .errors import json_error_page, json_unexpected_error
+from .health import HealthResource, Liveness
 from .history import HistoryResource
 from .protocol_errors import use_json_protocol_errors
 from .queues import QueuesResource
@@ -33,6 +34,7 @@ def build_app(
     queue_config: actors.QueueConfig | None = None,
     registry: actors.ActionRegistry | None = None,
     board: actors.FinishedBoard | None = None,
+    liveness: Liveness | None = None,
 ) -> cherrypy.Application:
     config = config or WebConfig()
     queue_config = queue_config or actors.QueueConfig()
@@ -47,6 +49,7 @@ def build_app(
             QueuesResource(store, dispatcher),
             ActionsResource(registry, queue_config),
             HistoryResource(store, queue_config),
+            HealthResource(store, liveness or _alive_always(config)),
             DocsResource(config),
         )
     )
@@ -71,6 +74,11 @@ def build_app(
     app = cherrypy.Application(None, "", app_config)
     app.log = _NoAccessLog(id(app), cherrypy.log.logger_root)
     return app
+
+
+def _alive_always(config: WebConfig) -> Liveness:
+    """For an app built without a supervisor to watch (tests of the web layer alone)."""
+    return Liveness(lambda: True, lambda: False, lambda: 0, config.max_abandoned_threads)
 
 
 class _NoAccessLog(_cplogging.LogManager):

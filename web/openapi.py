@@ -310,6 +310,39 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                     "responses": {"200": _body(ref("ActionList"), "The actions")},
                 }
             },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness: 200 while the process's actors are alive (no database)",
+                    "operationId": "healthz",
+                    "responses": {
+                        "200": _body(ref("Health"), "Alive"),
+                        "503": _body(ref("Health"), "The actor system has stopped"),
+                    },
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: 200 when the node can take work, else 503 naming "
+                    "each failing check",
+                    "operationId": "readyz",
+                    "responses": {
+                        "200": _body(ref("Readiness"), "Ready"),
+                        "503": _body(ref("Readiness"), "Not ready: see failing"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics of this node (text exposition format)",
+                    "operationId": "metrics",
+                    "responses": {
+                        "200": {
+                            "description": "The metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

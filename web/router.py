@@ -13,6 +13,7 @@ values, decoded as UTF-8 (a query string that is not is a 400).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs
 
 import cherrypy
 
+from . import http_metrics
 from .responses import json_error
 
 Handler = Callable[..., bytes]
@@ -41,6 +43,7 @@ class Route:
     handler: Handler
     role: Role = Role.READ  # the least role that may call it
     params: tuple[str, ...] = ()  # the query parameters it knows; any other is a 400
+    public: bool = False  # open to anyone, without a token (the health probes)
 
 
 class Router:
@@ -125,6 +128,17 @@ class _Call:
         self._params = params
 
     def __call__(self) -> bytes:
+        started = time.perf_counter()
+        method = cherrypy.serving.request.method
+        try:
+            body = self._answer()
+        except BaseException:
+            http_metrics.observe(method, self._route.path, started, code="500")
+            raise
+        http_metrics.observe(method, self._route.path, started)
+        return body
+
+    def _answer(self) -> bytes:
         # The query string as sent, percent escapes decoded here as UTF-8. (CherryPy
         # parses it too, as Latin-1, which never fails: it never answers for us.)
         try:
@@ -146,9 +160,15 @@ class _MethodNotAllowed:
         self._allow = ", ".join(sorted(methods))
 
     def __call__(self) -> bytes:
+        started = time.perf_counter()
         cherrypy.serving.response.headers["Allow"] = self._allow
-        return json_error(405, "method not allowed")
+        body = json_error(405, "method not allowed")
+        http_metrics.observe(cherrypy.serving.request.method, http_metrics.UNMATCHED, started)
+        return body
 
 
 def _not_found() -> bytes:
-    return json_error(404, "not found")
+    started = time.perf_counter()
+    body = json_error(404, "not found")
+    http_metrics.observe(cherrypy.serving.request.method, http_metrics.UNMATCHED, started)
+    return body

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .actions import ActionsResource
 from .control import ControlResource
 from .docs import DocsResource
+from .health import HealthResource
 from .history import HistoryResource
 from .listing import LIST_PARAMS
 from .queues import QueuesResource
@@ -18,6 +19,7 @@ def build_routes(
     queues: QueuesResource,
     actions: ActionsResource,
     history: HistoryResource,
+    health: HealthResource,
     docs: DocsResource,
 ) -> list[Route]:
     return [
@@ -37,5 +39,8 @@ def build_routes(
         Route("GET", "/nodes", history.nodes),
         Route("GET", "/stats", history.stats),
         Route("GET", "/dead-letters", history.dead_letters),
+        Route("GET", "/healthz", health.healthz, public=True),
+        Route("GET", "/readyz", health.readyz, public=True),
+        Route("GET", "/metrics", health.metrics),
         Route("GET", "/openapi.json", docs.openapi),
     ]

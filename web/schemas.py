@@ -357,6 +357,21 @@ def schemas() -> dict[str, Any]:
                 "unknown_actions": {"type": "string", "enum": ["process", "reject"]},
             },
         },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"type": "string"}, "error": {"type": "string"}},
+        },
+        "Readiness": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "not ready"]},
+                "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+                "failing": {"type": "object", "additionalProperties": {"type": "string"}},
+                "error": {"type": "string"},
+            },
+        },
         "Error": {
             "type": "object",
             "required": ["error"],

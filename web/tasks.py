@@ -12,6 +12,7 @@ import pykka
 import actors
 import models
 from actors import UnknownActions, Wake
+from actors import metrics as actor_metrics
 
 from .body import read_json_body
 from .errors import IdempotencyMismatch, handles_errors
@@ -108,6 +109,7 @@ class TasksResource:
                     ) from None
                 new = []
         if new:
+            actor_metrics.count_enqueued(self._registry, new)
             try:
                 self._dispatcher.tell(Wake(queues=frozenset(row["queue"] for row in new)))
             except pykka.ActorDeadError:

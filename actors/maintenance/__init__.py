@@ -4,6 +4,7 @@
 - ``LeaderElector``: which node runs the services that a cluster runs once.
 - ``Stager``: delayed tasks become due.
 - ``Presence``: the node's row in ``nodes``; lost nodes are cleared.
+- ``Sampler``: what the metrics' gauges read from the database.
 
 The supervisor starts and stops them; the ticker sends each its ``Tick``.
 """
@@ -11,6 +12,7 @@ The supervisor starts and stops them; the ticker sends each its ``Tick``.
 from .leader import LeaderElector
 from .presence import Presence
 from .rescuer import Rescuer, dead_local_owners
+from .sampler import SAMPLE_INTERVAL_SECONDS, Sampler
 from .service import Leadership, MaintenanceService
 from .stager import Stager
 
@@ -20,6 +22,8 @@ __all__ = [
     "MaintenanceService",
     "Presence",
     "Rescuer",
+    "SAMPLE_INTERVAL_SECONDS",
+    "Sampler",
     "Stager",
     "dead_local_owners",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from actors import Permanent, action
@@ -25,3 +26,11 @@ def fails(data: dict[str, Any]) -> dict[str, Any]:
 @action("refuses")
 def refuses(data: dict[str, Any]) -> dict[str, Any]:
     raise Permanent("this input can never work")
+
+
+@action("ignores_everything")
+def ignores_everything(data: dict[str, Any]) -> dict[str, Any]:
+    """Work for ``data.seconds`` without ever looking at its context: the timeout can
+    only abandon it."""
+    time.sleep(data.get("seconds", WAIT_SECONDS))  # the simulated work itself
+    return {"output": "late"}

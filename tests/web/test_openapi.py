@@ -93,6 +93,9 @@ API_OPERATIONS = {
     ("get", "/nodes"),
     ("get", "/stats"),
     ("get", "/dead-letters"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
 }
 # What each operation answers to the example request below (a good task, a plain listing,
@@ -114,6 +117,9 @@ EXAMPLE_STATUS = {
     ("get", "/nodes"): 200,
     ("get", "/stats"): 200,
     ("get", "/dead-letters"): 200,
+    ("get", "/healthz"): 200,
+    ("get", "/readyz"): 200,
+    ("get", "/metrics"): 200,
     ("get", "/openapi.json"): 200,
 }
 
