@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 import models
@@ -29,7 +28,7 @@ class TaskContext:
         deadline: float | None,
         cancelled: threading.Event,
         store_progress: Callable[[models.ClaimedTask, float | None, str | None, float], bool],
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = models.clock.now,
     ) -> None:
         self.task_id = task.id
         self.attempt = task.attempts

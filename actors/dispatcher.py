@@ -10,6 +10,7 @@ import time
 import pykka
 
 import models
+from models import clock
 
 from . import metrics
 from .actions import ActionRegistry
@@ -88,7 +89,7 @@ class Dispatcher(pykka.ThreadingActor):
         self._pending_since: float | None = None  # monotonic time of the oldest uncommitted one
         self._paused: set[str] = set()
         self._known_queues: set[str] = {models.DEFAULT_QUEUE}
-        self._last_heartbeat = time.time()
+        self._last_heartbeat = clock.now()
 
     # Messages ------------------------------------------------------------
 
@@ -103,7 +104,7 @@ class Dispatcher(pykka.ThreadingActor):
         when due): a step deferred because more messages were waiting is
         taken by the last of them.
         """
-        now = time.time()
+        now = clock.now()
         match message:
             case Executed(worker_index=index, outcome=outcome):
                 self._held[index].pop(outcome.task.id, None)
@@ -141,7 +142,7 @@ class Dispatcher(pykka.ThreadingActor):
     def on_stop(self) -> None:
         """Runs in the dispatcher's thread when it is stopped: commits what it holds,
         then closes its connection."""
-        self._commit(time.time())
+        self._commit(clock.now())
         self._store.close()
 
     # Claim and commit ------------------------------------------------------
@@ -300,7 +301,7 @@ class Dispatcher(pykka.ThreadingActor):
         outcomes += [_unstarted(attempt) for attempt in orphans.values()]
         self._add_pending(outcomes)
         if outcomes:
-            self._commit(time.time())
+            self._commit(clock.now())
 
     def _time_out(self, now: float) -> None:
         """Give up on attempts past their timeout: fail them, give back what their

@@ -12,6 +12,7 @@ from importlib import metadata
 import pykka
 
 import models
+from models import clock
 
 from . import metrics
 from .actions import ActionRegistry
@@ -120,7 +121,7 @@ class Supervisor(pykka.ThreadingActor):
         self._ticker: Ticker | None = None
         self._listener: WakeListener | None = None
         self._board = FinishedBoard()
-        self._started_at = time.time()
+        self._started_at = clock.now()
         self._presence: pykka.ActorRef | None = None
 
     def on_receive(self, message: object) -> object:
@@ -182,10 +183,10 @@ class Supervisor(pykka.ThreadingActor):
         self._presence = presence
         # Tasks left running by dead processes on this host are due at once,
         # and the singleton upkeep need not wait a round to find its leader.
-        rescuer.ask(Tick(time.time()))
-        elector.ask(Tick(time.time()))
-        presence.ask(Tick(time.time()))
-        sampler.ask(Tick(time.time()))
+        rescuer.ask(Tick(clock.now()))
+        elector.ask(Tick(clock.now()))
+        presence.ask(Tick(clock.now()))
+        sampler.ask(Tick(clock.now()))
         self._dispatcher.tell(Wake())
         listener = self._store.open_listener()
         if listener is not None:
@@ -342,7 +343,7 @@ class Supervisor(pykka.ThreadingActor):
         deadline = time.monotonic() + timeout_seconds
         self._stopping.set()
         if self._presence is not None:
-            self._presence.tell(Tick(time.time()))  # the node shows as draining meanwhile
+            self._presence.tell(Tick(clock.now()))  # the node shows as draining meanwhile
         self._stop_threads()
         if self._dispatcher is not None:
             self._dispatcher.ask(StopClaiming())

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pykka
 
+from models import clock as node_clock
+
 
 @dataclass(frozen=True)
 class Periodic:
@@ -28,7 +30,9 @@ class Ticker:
     stopped is dropped from the schedule; ``stop`` returns at once.
     """
 
-    def __init__(self, schedule: list[Periodic], clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, schedule: list[Periodic], clock: Callable[[], float] = node_clock.now
+    ) -> None:
         self._schedule = list(schedule)
         self._clock = clock
         self._stop = threading.Event()

@@ -10,6 +10,7 @@ import orjson
 import pykka
 
 import models
+from models import clock
 
 from .actions import ActionRegistry, Permanent
 from .attempt import Attempt, WorkerSlot
@@ -142,7 +143,7 @@ class Worker(pykka.ThreadingActor):
             attempt=task.attempts,
             worker=self.index,
         )
-        started_wall = time.time()
+        started_wall = clock.now()
         started = time.perf_counter()
         self._running = attempt
         self._slot.start(attempt, started_wall)
@@ -175,7 +176,7 @@ class Worker(pykka.ThreadingActor):
                 failure=failure,
                 permanent=isinstance(exc, Permanent),
                 started_at=started_wall,
-                finished_at=time.time(),
+                finished_at=clock.now(),
             )
         except BaseException as exc:  # self._running stays set: on_failure reports it
             crash = failure_of(exc, skip_frames=_OWN_FRAMES)
@@ -195,7 +196,7 @@ class Worker(pykka.ThreadingActor):
             models.Ending.COMPLETED,
             result_json=result_json,
             started_at=started_wall,
-            finished_at=time.time(),
+            finished_at=clock.now(),
         )
 
     def _warn_unknown(self, name: str) -> None:

@@ -161,12 +161,13 @@ class ControlMixin:
             return 0
         p = self.db.param
         ids = [row[0] for row in finished]
+        now_mark, now_params = self.now_sql(now)
         changed = self.db.execute_sql(
-            f"UPDATE tasks SET status = '{Status.QUEUED}', run_at = {p}, "
+            f"UPDATE tasks SET status = '{Status.QUEUED}', run_at = {now_mark}, "
             f"max_attempts = attempts + COALESCE(attempt_budget, {p}), cancel_requested = 0, "
             f"processed_at = NULL, result = NULL, progress = NULL, {END_LEASE} "
             f"WHERE {self._id_list(ids)}",
-            [now, budget, *ids],
+            [*now_params, budget, *ids],
         ).rowcount
         left = Counter((queue, status) for _, status, queue in finished)
         self.count_finished({key: -count for key, count in left.items()})

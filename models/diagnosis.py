@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import clock
 from .statuses import CLAIMABLE, Status, sql_list
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def diagnose(
     now: float | None = None,
 ) -> Diagnosis:
     """The diagnosis of one task as of ``now``; raises ``TaskNotFound``."""
-    now = time.time() if now is None else now
+    now = store.database_now(clock.now() if now is None else now)
     task = store.get_task(task_id)
     status = Status(task["status"])
     found = Diagnosis(str(status))

@@ -35,11 +35,12 @@ class LifecycleMixin:
             return 0
         p = self.db.param
         marks = ", ".join([p] * len(task_ids))
+        now_mark, now_params = self.now_sql(now)
         with self.write_transaction():
             return self.db.execute_sql(
-                f"UPDATE tasks SET lease_expires_at = {p} "
+                f"UPDATE tasks SET lease_expires_at = {now_mark} + {p} "
                 f"WHERE status = '{Status.RUNNING}' AND lease_owner = {p} AND id IN ({marks})",
-                (now + lease_seconds, owner, *task_ids),
+                (*now_params, lease_seconds, owner, *task_ids),
             ).rowcount
 
     def rescue(
@@ -58,6 +59,7 @@ class LifecycleMixin:
         if dead_owners:
             owners = f" OR lease_owner IN ({', '.join([p] * len(dead_owners))})"
         last = f"attempts >= COALESCE(max_attempts, {p})"
+        now_mark, now_params = self.now_sql(now)
         with self.write_transaction():
             cursor = self.db.execute_sql(
                 f"UPDATE tasks SET "
@@ -67,10 +69,11 @@ class LifecycleMixin:
                 f"ELSE processed_at END, "
                 f"error = 'attempt ' || CAST(attempts AS TEXT) || ' interrupted: ' "
                 f"|| lease_owner || ' died or its lease expired', traceback = NULL, "
-                f"run_at = {p}, cancel_requested = 0, {END_LEASE} "
-                f"WHERE status = '{Status.RUNNING}' AND (lease_expires_at < {p}{owners}) "
+                f"run_at = {now_mark}, cancel_requested = 0, {END_LEASE} "
+                f"WHERE status = '{Status.RUNNING}' "
+                f"AND (lease_expires_at < {now_mark}{owners}) "
                 f"RETURNING id, status, queue, attempts, error",
-                (max_attempts, max_attempts, int(now), now, now, *dead_owners),
+                (max_attempts, max_attempts, int(now), *now_params, *now_params, *dead_owners),
             )
             rows = cursor.fetchall()
             self.count_finished(
@@ -99,15 +102,16 @@ class LifecycleMixin:
         long. Safe to run on every node at once.
         """
         p = self.db.param
+        now_mark, now_params = self.now_sql(now)
         staged = 0
         while True:
             with self.write_transaction():
                 changed = self.db.execute_sql(
                     f"UPDATE tasks SET status = '{Status.QUEUED}' WHERE id IN "
                     f"(SELECT id FROM tasks WHERE status = '{Status.SCHEDULED}' "
-                    f"AND run_at <= {p} ORDER BY run_at LIMIT {p}) "
+                    f"AND run_at <= {now_mark} ORDER BY run_at LIMIT {p}) "
                     f"AND status = '{Status.SCHEDULED}'",
-                    (now, STAGE_BATCH_ROWS),
+                    (*now_params, STAGE_BATCH_ROWS),
                 ).rowcount
             staged += changed
             if changed < STAGE_BATCH_ROWS:

@@ -33,6 +33,8 @@ class NodesMixin:
         """Create or refresh this node's row, with its completions per minute."""
         p = self.db.param
         queues = None if info.queues is None else orjson.dumps(list(info.queues)).decode()
+        # last_seen by the clock that decides leases, as ``nodes`` reads it
+        now_mark, now_params = self.now_sql(now)
         with self.write_transaction():
             cursor = self.db.execute_sql(
                 f"SELECT COALESCE(SUM(completed), 0) FROM minute_stats "
@@ -43,7 +45,7 @@ class NodesMixin:
             self.db.execute_sql(
                 f"INSERT INTO nodes (owner, name, version, queues, workers, busy, started_at, "
                 f"last_seen, draining, completed_per_minute) "
-                f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+                f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {now_mark}, {p}, {p}) "
                 f"ON CONFLICT (owner) DO UPDATE SET name = excluded.name, "
                 f"version = excluded.version, queues = excluded.queues, "
                 f"workers = excluded.workers, busy = excluded.busy, "
@@ -57,7 +59,7 @@ class NodesMixin:
                     info.workers,
                     info.busy,
                     info.started_at,
-                    now,
+                    *now_params,
                     int(info.draining),
                     rate,
                 ),
@@ -68,16 +70,19 @@ class NodesMixin:
         with self.write_transaction():
             self.db.execute_sql(f"DELETE FROM nodes WHERE owner = {self.db.param}", (owner,))
 
-    def prune_nodes(self: Store, seen_before: float) -> int:
-        """Remove the rows of nodes not seen since ``seen_before``; return how many."""
+    def prune_nodes(self: Store, now: float, unseen_seconds: float) -> int:
+        """Remove the rows of nodes not seen for ``unseen_seconds``; return how many."""
+        now_mark, now_params = self.now_sql(now)
         with self.write_transaction():
             return self.db.execute_sql(
-                f"DELETE FROM nodes WHERE last_seen < {self.db.param}", (seen_before,)
+                f"DELETE FROM nodes WHERE last_seen < {now_mark} - {self.db.param}",
+                (*now_params, unseen_seconds),
             ).rowcount
 
     def nodes(self: Store, now: float, lost_after_seconds: float) -> list[dict[str, Any]]:
         """Every node on record, by name; ``state`` is ``lost`` for one unseen for
         ``lost_after_seconds``, ``draining`` for one stopping, else ``alive``."""
+        now = self.database_now(now)
         cursor = self.db.execute_sql(
             "SELECT owner, name, version, queues, workers, busy, started_at, last_seen, "
             "draining, completed_per_minute FROM nodes ORDER BY name, owner"

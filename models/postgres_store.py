@@ -14,6 +14,7 @@ import socket
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 from peewee import Database, PostgresqlDatabase
@@ -30,6 +31,9 @@ NOTIFY_PAYLOAD_BYTES = 7900  # PostgreSQL refuses a payload of 8,000 bytes or mo
 # Any constants every node agrees on: they name the advisory locks.
 MIGRATION_LOCK_KEY = 0x7A51_0001
 LEADER_LOCK_KEY = 0x7A51_0002
+# The clock every lease, heartbeat, rescue and due time is decided by, whatever the
+# nodes' clocks say: fixed for the statement (so the planner can seek the due index).
+DATABASE_NOW = "EXTRACT(EPOCH FROM statement_timestamp())::float8"
 
 
 def open_postgresql(url: str) -> PostgresStore:
@@ -44,6 +48,7 @@ class PostgresStore(Store):
     real_type = "DOUBLE PRECISION"
     serial_type = "BIGSERIAL"
     row_lock_clause = " FOR UPDATE"
+    trust_caller_clock = False  # the database's clock decides (see ``now_sql``)
 
     @contextmanager
     def write_transaction(self) -> Iterator[Database]:
@@ -91,20 +96,21 @@ class PostgresStore(Store):
         once by the planner, and so update more than ``n`` rows; a CTE runs once."""
         token = uuid.uuid4().hex
         due_sql, due_params = self._due_sql(queues, now, claim.limit)
+        now_mark, now_params = self.now_sql(now)
         returning = ", ".join("tasks." + column for column in self.CLAIM_RETURNING.split(", "))
         cursor = self.db.execute_sql(
             f"WITH picked AS ({due_sql}) "
             f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = tasks.attempts + 1, "
-            f"claim_token = %s, lease_owner = %s, node = %s, lease_expires_at = %s "
+            f"claim_token = %s, lease_owner = %s, node = %s, "
+            f"lease_expires_at = {now_mark} + %s "
             f"FROM picked WHERE tasks.id = picked.id RETURNING {returning}",
-            (*due_params, token, claim.owner, claim.node, now + claim.lease_seconds),
+            (*due_params, token, claim.owner, claim.node, *now_params, claim.lease_seconds),
         )
         return self._claimed(cursor.fetchall(), token)
 
-    @staticmethod
-    def _due_sql(queues: Sequence[str], now: float, limit: int) -> tuple[str, list]:
+    def _due_sql(self, queues: Sequence[str], now: float, limit: int) -> tuple[str, list]:
         """The best ``limit`` due rows of ``queues``, read off the due index and locked,
-        skipping rows another node holds.
+        skipping rows another node holds; due by the database's clock (see ``now_sql``).
 
         For several queues, each queue's best rows come from a LATERAL subquery
         and the best of those are kept; rows a queue locked but the final LIMIT
@@ -112,23 +118,45 @@ class PostgresStore(Store):
         nothing, whatever the caller thought: a pause is obeyed from its commit
         on, even by a node that has not read it yet.
         """
+        now_mark, now_params = self.now_sql(now)
 
         def due(queue: str) -> str:
             return (
                 f"SELECT id, priority, run_at, enqueued_ns FROM tasks "
-                f"WHERE status IN ({sql_list(CLAIMABLE)}) AND queue = {queue} AND run_at <= %s "
+                f"WHERE status IN ({sql_list(CLAIMABLE)}) AND queue = {queue} "
+                f"AND run_at <= {now_mark} "
                 f"AND NOT EXISTS (SELECT 1 FROM queues WHERE name = {queue} AND paused = 1) "
                 f"ORDER BY priority, run_at, enqueued_ns LIMIT %s FOR UPDATE SKIP LOCKED"
             )
 
         if len(queues) == 1:  # the usual case: the index order is the answer
-            return due("%s"), [queues[0], now, queues[0], limit]
+            return due("%s"), [queues[0], *now_params, queues[0], limit]
         sql = (
             f"SELECT due.id FROM unnest(%s::text[]) AS served(name) CROSS JOIN LATERAL ("
             f"{due('served.name')}) AS due "
             f"ORDER BY due.priority, due.run_at, due.enqueued_ns LIMIT %s"
         )
-        return sql, [list(queues), now, limit, limit]
+        return sql, [list(queues), *now_params, limit, limit]
+
+    def now_sql(self, now: float) -> tuple[str, list]:
+        if self.trust_caller_clock:
+            return super().now_sql(now)
+        return DATABASE_NOW, []
+
+    def database_now(self, now: float) -> float:
+        if self.trust_caller_clock:
+            return now
+        return float(self.db.execute_sql(f"SELECT {DATABASE_NOW}").fetchone()[0])
+
+    def _due_mark(self) -> str:
+        if self.trust_caller_clock:
+            return super()._due_mark()
+        return f"COALESCE(%s + {DATABASE_NOW}, %s)"
+
+    def _due_values(self, row: dict[str, Any]) -> list:
+        if self.trust_caller_clock:
+            return super()._due_values(row)
+        return [row.get("due_in"), row["run_at"]]
 
     def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
         return self.explain(*self._due_sql(queues, now, limit))

@@ -3,12 +3,12 @@ the counts by minute. Part of ``Store``."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from . import clock
 from .errors import TaskNotFound
 from .statuses import CLAIMABLE, STATUSES, WAITING, Status, sql_list
 from .task import VIEW_FIELDS, Task
@@ -223,7 +223,7 @@ class ReadsMixin:
 
         One index seek per priority on the due index.
         """
-        now = time.time() if now is None else now
+        now = self.database_now(clock.now() if now is None else now)
         oldest = self._oldest_due(queue, now)
         return None if oldest is None else max(0.0, now - oldest)
 
@@ -258,7 +258,7 @@ class ReadsMixin:
             for at, kind, detail in cursor.fetchall()
         ]
         events = [{"at": float(task["created_at"]), "kind": "created", "queue": task["queue"]}]
-        events += self._paused_while_due(task, stored, time.time() if now is None else now)
+        events += self._paused_while_due(task, stored, clock.now() if now is None else now)
         events += stored
         events.sort(key=lambda event: event["at"])
         return events

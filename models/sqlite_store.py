@@ -97,11 +97,13 @@ class SqliteStore(Store):
         p = self.db.param
         token = uuid.uuid4().hex
         due_sql, due_params = self._due_sql(queues, now, claim.limit)
+        now_mark, now_params = self.now_sql(now)
         cursor = self.db.execute_sql(
             f"UPDATE tasks SET status = '{Status.RUNNING}', attempts = attempts + 1, "
-            f"claim_token = {p}, lease_owner = {p}, node = {p}, lease_expires_at = {p} "
+            f"claim_token = {p}, lease_owner = {p}, node = {p}, "
+            f"lease_expires_at = {now_mark} + {p} "
             f"WHERE id IN ({due_sql}) RETURNING {self.CLAIM_RETURNING}",
-            (token, claim.owner, claim.node, now + claim.lease_seconds, *due_params),
+            (token, claim.owner, claim.node, *now_params, claim.lease_seconds, *due_params),
         )
         return self._claimed(cursor.fetchall(), token)
 

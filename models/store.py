@@ -28,7 +28,6 @@ thread's.
 from __future__ import annotations
 
 import random
-import time
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -39,7 +38,7 @@ from typing import Any
 import orjson
 from peewee import Database, DataError, IntegrityError, PeeweeException
 
-from . import history
+from . import clock, history
 from .backoff import retry_delay_seconds
 from .control import ControlMixin
 from .errors import Conflict, InvalidInput
@@ -135,6 +134,33 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
         cursor = self.db.execute_sql("SELECT MAX(version) FROM schema_version")
         return cursor.fetchone()[0] or 0
 
+    # Whether the ``now`` a caller passes decides leases and due times. SQLite: yes,
+    # every process shares one machine's clock. PostgreSQL: no, the database's clock
+    # does; tests that pin time (a fixed ``now``, later moved on) set it, as River's
+    # tests stub its time source.
+    trust_caller_clock = True
+
+    def now_sql(self, now: float) -> tuple[str, list]:
+        """SQL for "now" wherever a lease or a due time is decided, with its parameters.
+
+        Here the caller's clock (every process on one machine shares it);
+        PostgreSQL uses its own clock instead, so that nodes whose clocks
+        disagree still agree on whose lease has expired.
+        """
+        return self.db.param, [now]
+
+    def database_now(self, now: float) -> float:
+        """The time by the clock that decides leases and due times (see ``now_sql``)."""
+        return now
+
+    def _due_mark(self) -> str:
+        """How an insert writes a task's ``run_at``, given ``_due_values(row)``: here
+        the node's value; PostgreSQL turns a delay into its own clock's time."""
+        return self.db.param
+
+    def _due_values(self, row: dict[str, Any]) -> list:
+        return [row["run_at"]]
+
     def files_problem(self) -> str | None:
         """Why the database's files cannot be trusted with a write (a backend that keeps
         files of its own checks them), or None."""
@@ -214,16 +240,29 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
         # One multi-row INSERT per chunk, built by hand: Peewee's query builder
         # spent ~150 µs per row here, more than the commit.
-        self.insert_rows(
-            "tasks", INSERT_COLUMNS, [[row[c] for c in INSERT_COLUMNS] for row in rows]
-        )
+        p, due = self.db.param, INSERT_COLUMNS.index("run_at")
+        marks = [p] * len(INSERT_COLUMNS)
+        marks[due] = self._due_mark()
+        values = []
+        for row in rows:
+            row_values = [row[c] for c in INSERT_COLUMNS]
+            row_values[due : due + 1] = self._due_values(row)
+            values.append(row_values)
+        self.insert_rows("tasks", INSERT_COLUMNS, values, marks)
 
-    def insert_rows(self, table: str, columns: Sequence[str], values: Sequence[Sequence]) -> None:
-        """Insert ``values`` into ``table`` with multi-row INSERTs (one statement per chunk)."""
+    def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        values: Sequence[Sequence],
+        marks: Sequence[str] | None = None,
+    ) -> None:
+        """Insert ``values`` into ``table`` with multi-row INSERTs (one statement per chunk);
+        ``marks`` are the columns' placeholders when one is an expression."""
         if not values:
             return
         p = self.db.param
-        row_marks = "(" + ", ".join([p] * len(columns)) + ")"
+        row_marks = "(" + ", ".join(marks or [p] * len(columns)) + ")"
         chunk_rows = max(1, INSERT_CHUNK_ROWS * len(INSERT_COLUMNS) // len(columns))
         for start in range(0, len(values), chunk_rows):
             chunk = values[start : start + chunk_rows]
@@ -235,7 +274,7 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
 
     def _record_scheduled(self, rows: Sequence[dict[str, Any]]) -> None:
         scheduled = Status.SCHEDULED.value
-        now = time.time()
+        now = clock.now()
         self.record_events(
             [
                 (row["id"], now, "scheduled", {"run_at": row["run_at"]})
@@ -351,7 +390,7 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
     def release(self, tasks: Sequence[ClaimedTask], now: float | None = None) -> int:
         """``settle`` attempts that never started: each is given back with its attempt
         refunded (or canceled, if a cancel was asked). Returns how many."""
-        now = time.time() if now is None else now
+        now = clock.now() if now is None else now
         outcomes = [Outcome(task, Ending.UNSTARTED) for task in tasks]
         return len(self.settle(outcomes, now).statuses)
 
@@ -511,14 +550,16 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
         task, failure = outcome.task, outcome.failure
         error = storable_text(failure.error)
         trace = None if failure.traceback is None else storable_text(failure.traceback)
-        run_at = now + retry_delay_seconds(task.attempts, backoff_seconds, rng)
+        delay = retry_delay_seconds(task.attempts, backoff_seconds, rng)
+        now_mark, now_params = self.now_sql(now)
         canceled, dead, retrying = Status.CANCELED, Status.DEAD, Status.RETRYING
         last = f"({p} OR attempts >= COALESCE(max_attempts, {p}))"
         cursor = self.db.execute_sql(
             f"UPDATE tasks SET "
             f"status = CASE WHEN cancel_requested = 1 THEN '{canceled}' "
             f"WHEN {last} THEN '{dead}' ELSE '{retrying}' END, "
-            f"run_at = CASE WHEN cancel_requested = 0 AND NOT {last} THEN {p} ELSE run_at END, "
+            f"run_at = CASE WHEN cancel_requested = 0 AND NOT {last} THEN {now_mark} + {p} "
+            f"ELSE run_at END, "
             f"processed_at = CASE WHEN cancel_requested = 1 OR {last} THEN {p} "
             f"ELSE processed_at END, "
             f"error = {p}, traceback = {p}, cancel_requested = 0, {END_LEASE} "
@@ -528,7 +569,8 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
                 default_max_attempts,
                 outcome.permanent,
                 default_max_attempts,
-                run_at,
+                *now_params,
+                delay,
                 outcome.permanent,
                 default_max_attempts,
                 int(now),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import orjson
 from peewee import BigIntegerField, DatabaseProxy, FloatField, IntegerField, Model, TextField
 
+from . import clock
 from .errors import InvalidInput
 from .statuses import Status
 
@@ -82,7 +82,8 @@ class TaskOptions:
 
     max_attempts: int  # the caller resolves the default (--max-attempts)
     timeout_seconds: float | None = None  # None: no limit
-    run_at: float | None = None  # unix seconds; None: now
+    run_at: float | None = None  # unix seconds; None: ``delay`` from now
+    delay: float = 0.0  # seconds from acceptance, when no run_at is given
     priority: int = 0
     queue: str = DEFAULT_QUEUE
     idempotency_key: str | None = None
@@ -160,7 +161,7 @@ def new_task(
     if "\x00" in action:
         raise InvalidInput("action must not contain the character U+0000")
     if now_ns is None:
-        now_ns = time.time_ns()
+        now_ns = clock.now_ns()
     # Ordering uses the strictly increasing clock; due time and created_at use
     # the real one, so a clock stepped back never leaves new tasks not yet due.
     enqueued_ns = _acceptance_clock.next(now_ns)
@@ -172,7 +173,13 @@ def new_task(
     except orjson.JSONEncodeError as exc:
         raise InvalidInput("data nested too deeply") from exc
     now = now_ns / 1e9
-    run_at = now if options is None or options.run_at is None else options.run_at
+    # A delay is kept as such as well, so that a backend whose clock decides due
+    # times (PostgreSQL) counts it from its own now rather than from this node's.
+    if options is not None and options.run_at is not None:
+        run_at, due_in = options.run_at, None
+    else:
+        due_in = 0.0 if options is None else options.delay
+        run_at = now + due_in
     max_attempts = None if options is None else options.max_attempts
     return {
         "id": task_id,
@@ -183,6 +190,7 @@ def new_task(
         "attempts": 0,
         "enqueued_ns": enqueued_ns,
         "run_at": run_at,
+        "due_in": due_in,
         "priority": 0 if options is None else options.priority,
         "queue": DEFAULT_QUEUE if options is None else options.queue,
         "max_attempts": max_attempts,

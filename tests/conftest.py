@@ -114,9 +114,16 @@ def pg_url() -> str:
 
 @pytest.fixture
 def store(db_url) -> models.Store:
-    """A store on a fresh, migrated database."""
+    """A store on a fresh, migrated database, whose leases and due times follow the
+    ``now`` each call passes, so that a test can pin time and move it on by hand.
+
+    On PostgreSQL the database's clock decides them in production, whatever a
+    caller passes; ``tests/models/test_database_clock.py`` and the system tests
+    (real nodes) run that way.
+    """
     opened = models.open_store(db_url)
     opened.migrate()
+    opened.trust_caller_clock = True
     yield opened
     opened.close()
 

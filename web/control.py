@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pykka
@@ -10,6 +9,7 @@ import pykka
 import actors
 import models
 from actors import CancelRequested, Wake
+from models import clock
 
 from .body import read_json_body
 from .caller import caller
@@ -43,7 +43,7 @@ class ControlResource:
     @handles_errors
     def cancel(self, query: Query, task_id: str) -> bytes:
         """200 with the task canceled at once; 202 when its running attempt is asked to stop."""
-        status = self.store.cancel(task_id, caller(), time.time())
+        status = self.store.cancel(task_id, caller(), clock.now())
         if status == models.Status.RUNNING:
             self._tell(CancelRequested((task_id,)))
             return json_body(task_view(self.store.get_task(task_id)), 202)
@@ -53,14 +53,14 @@ class ControlResource:
     @handles_errors
     def retry(self, query: Query, task_id: str) -> bytes:
         """200 with the task queued again, due now, with a fresh budget of attempts."""
-        self.store.retry(task_id, caller(), time.time(), self._config.max_attempts)
+        self.store.retry(task_id, caller(), clock.now(), self._config.max_attempts)
         self._tell(Wake())
         return json_body(task_view(self.store.get_task(task_id)))
 
     @handles_errors
     def cancel_many(self, query: Query) -> bytes:
         ids, where = self._selection()
-        now = time.time()
+        now = clock.now()
         if ids is not None:
             result = self.store.cancel_many(ids, caller(), now)
         else:
@@ -73,7 +73,7 @@ class ControlResource:
     @handles_errors
     def retry_many(self, query: Query) -> bytes:
         ids, where = self._selection()
-        now = time.time()
+        now = clock.now()
         budget = self._config.max_attempts
         if ids is not None:
             result = self.store.retry_many(ids, caller(), now, budget)

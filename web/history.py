@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import actors
 import models
+from models import clock
 
 from .errors import handles_errors
 from .responses import json_body
@@ -35,7 +34,7 @@ class HistoryResource:
 
     @handles_errors
     def nodes(self, query: Query) -> bytes:
-        return json_body({"nodes": self.store.nodes(time.time(), self._lost_after)})
+        return json_body({"nodes": self.store.nodes(clock.now(), self._lost_after)})
 
     @handles_errors
     def dead_letters(self, query: Query) -> bytes:
@@ -46,5 +45,5 @@ class HistoryResource:
     @handles_errors
     def stats(self, query: Query) -> bytes:
         """Counts by minute over the last hour, every node together: for the charts."""
-        since = time.time() - STATS_WINDOW_SECONDS
+        since = clock.now() - STATS_WINDOW_SECONDS
         return json_body({"minutes": self.store.minute_counts(since)})

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pykka
 
 import models
 from actors import QueuesChanged
+from models import clock
 
 from .caller import caller
 from .errors import handles_errors
@@ -25,7 +25,7 @@ class QueuesResource:
     @handles_errors
     def list(self, query: Query) -> bytes:
         """Every queue that has tasks or has been paused."""
-        now = time.time()
+        now = clock.now()
         counts = self.store.counts_by_queue()
         states = {state.name: state for state in self.store.queue_states()}
         names = sorted(
@@ -37,15 +37,15 @@ class QueuesResource:
 
     @handles_errors
     def pause(self, query: Query, name: str) -> bytes:
-        state = self.store.pause(check_queue_name(name), caller(), time.time())
+        state = self.store.pause(check_queue_name(name), caller(), clock.now())
         self._tell_changed()
-        return json_body(self._entry(name, None, state, time.time()))
+        return json_body(self._entry(name, None, state, clock.now()))
 
     @handles_errors
     def resume(self, query: Query, name: str) -> bytes:
-        state = self.store.resume(check_queue_name(name), caller(), time.time())
+        state = self.store.resume(check_queue_name(name), caller(), clock.now())
         self._tell_changed()
-        return json_body(self._entry(name, None, state, time.time()))
+        return json_body(self._entry(name, None, state, clock.now()))
 
     def _entry(
         self,

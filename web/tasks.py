@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import cherrypy
@@ -74,7 +73,6 @@ class TasksResource:
         """
         parsed = parse_json(read_json_body(self._max_body_bytes))
         header = cherrypy.serving.request.headers.get("Idempotency-Key")
-        now = time.time()
         if isinstance(parsed, dict):
             if header is not None:
                 if "idempotency_key" in parsed:
@@ -85,13 +83,13 @@ class TasksResource:
                     **parsed,
                     "idempotency_key": check_idempotency_key(header, "Idempotency-Key"),
                 }
-            rows = [self._row(check_task(parsed, now))]
+            rows = [self._row(check_task(parsed))]
         elif isinstance(parsed, list):
             if header is not None:
                 raise models.InvalidInput(
                     "Idempotency-Key is for one task; give each task of a batch its idempotency_key"
                 )
-            rows = check_batch(parsed, self._row, now)
+            rows = check_batch(parsed, self._row)
         else:
             raise models.InvalidInput("body must be a JSON object, or an array of them")
         replays = self._replays(rows)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,7 +81,7 @@ def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class TaskInput:
     """One task as submitted and checked: ``options`` holds the optional fields given,
-    as ``TaskOptions`` names them (``delay`` already turned into ``run_at``; an
+    as ``TaskOptions`` names them (an
     ``idempotency_key`` with the ``request_hash`` of what was asked with it)."""
 
     action: str
@@ -122,7 +121,7 @@ def check_wait(value: str | None) -> float:
     return seconds
 
 
-def check_task(item: Any, now: float | None = None) -> TaskInput:
+def check_task(item: Any) -> TaskInput:
     """One task object, every field checked; an error names the field."""
     if not isinstance(item, dict):
         raise InvalidInput("a task must be a JSON object")
@@ -143,17 +142,17 @@ def check_task(item: Any, now: float | None = None) -> TaskInput:
         data = {}
     elif not isinstance(data, dict):
         raise InvalidInput("data must be a JSON object")
-    return TaskInput(action, data, _options(item, time.time() if now is None else now))
+    return TaskInput(action, data, _options(item))
 
 
-def _options(item: dict[str, Any], now: float) -> dict[str, Any]:
+def _options(item: dict[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if "run_at" in item and "delay" in item:
         raise InvalidInput("run_at and delay: give one of them, not both")
     if "run_at" in item:
         options["run_at"] = check_run_at(item["run_at"])
     if "delay" in item:
-        options["run_at"] = now + _number(item["delay"], "delay", 0, MAX_DELAY_SECONDS)
+        options["delay"] = _number(item["delay"], "delay", 0, MAX_DELAY_SECONDS)
     if "priority" in item:
         options["priority"] = _integer(item["priority"], "priority", 0, MAX_PRIORITY)
     if "queue" in item:
@@ -215,7 +214,6 @@ def _plain(number: float) -> str:
 def check_batch(
     items: list[Any],
     make: Callable[[TaskInput], T] = lambda task: task,
-    now: float | None = None,
 ) -> list[T]:
     """A JSON array of tasks, all valid or none: ``make(task)`` of each, in order; the
     error of the first bad one (from ``check_task`` or ``make``) names its index."""
@@ -223,11 +221,10 @@ def check_batch(
         raise InvalidInput("a batch needs at least one task")
     if len(items) > MAX_BATCH_TASKS:
         raise InvalidInput(f"a batch holds at most {MAX_BATCH_TASKS} tasks")
-    now = time.time() if now is None else now
     made = []
     for index, item in enumerate(items):
         try:
-            made.append(make(check_task(item, now)))
+            made.append(make(check_task(item)))
         except InvalidInput as exc:
             raise InvalidInput(f"task {index}: {exc}") from exc
     return made

@@ -33,7 +33,7 @@ class Presence(MaintenanceService):
         info = self._describe()
         self.store.record_node(info, now)
         if self.leadership.is_leader:
-            return self.store.prune_nodes(now - LOST_FOR_GOOD_SECONDS)
+            return self.store.prune_nodes(now, LOST_FOR_GOOD_SECONDS)
         return 0
 
     def on_stop(self) -> None:

@@ -206,8 +206,8 @@ def test_nodes_are_alive_then_lost_then_pruned(store):
     )
     [node] = store.nodes(NOW + 100, lost_after_seconds=90)
     assert node["state"] == "lost"
-    assert store.prune_nodes(NOW - 1) == 0
-    assert store.prune_nodes(NOW + 1) == 1
+    assert store.prune_nodes(NOW + 1, unseen_seconds=2) == 0
+    assert store.prune_nodes(NOW + 3, unseen_seconds=2) == 1
     assert store.nodes(NOW, 90) == []
 
 

@@ -29,7 +29,7 @@ class Cluster:
         log.touch()
         self.nodes = []
 
-    def start_node(self, name: str, *flags: str):
+    def start_node(self, name: str, *flags: str, env: dict[str, str] | None = None):
         node = self._start_service(
             self.db_url,
             "--node-name",
@@ -43,7 +43,7 @@ class Cluster:
             "--actions",
             "tests.system.cluster_actions",
             *flags,
-            env={"TASKQUEUE_TEST_EXECUTION_LOG": str(self.log)},
+            env={"TASKQUEUE_TEST_EXECUTION_LOG": str(self.log), **(env or {})},
         )
         self.nodes.append(node)
         return node
