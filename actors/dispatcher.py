@@ -287,7 +287,13 @@ class Dispatcher(pykka.ThreadingActor):
         self._slots[index] = message.slot
         crashed = message.crashed
         outcomes = []
-        if crashed is not None and orphans.pop(crashed.id, None) is not None:
+        # The crashed attempt by its claim, not its task: a report naming an attempt
+        # of this task that is no longer the one held (it was settled, and a newer
+        # attempt claimed) must not take the newer one with it. That newer attempt
+        # never ran: it is given back below with the others.
+        held = None if crashed is None else orphans.get(crashed.id)
+        if held is not None and held.task.token == crashed.task.token:
+            del orphans[crashed.id]
             failure = models.Failure(f"worker crashed: {message.error}", message.traceback)
             outcomes.append(models.Outcome(crashed.task, models.Ending.FAILED, failure=failure))
             log_event(

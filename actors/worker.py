@@ -160,6 +160,7 @@ class Worker(pykka.ThreadingActor):
                 result = action.function(task.data)
             result_json = orjson.dumps(result).decode()
         except Exception as exc:  # noqa: BLE001 - any error of an action is a failed attempt
+            self._running = None  # reported as an outcome: a later crash is not about it
             failure = failure_of(exc, skip_frames=_OWN_FRAMES)
             log_event(
                 "task failed",

@@ -119,3 +119,35 @@ def test_a_dead_worker_gets_no_tasks_and_its_replacement_takes_its_place(store):
     assert (set(ids) | set(more)) - set(done) == {
         t["id"] for t in store.list_tasks() if t["status"] in ("running", "retrying")
     }
+
+
+def test_a_crash_report_naming_an_older_attempt_does_not_drop_the_newer_one(store):
+    """The crashed attempt is matched by its claim: a report that names an attempt of a
+    task already settled and claimed again must not take the newer attempt with it
+    (before, it was failed under the old claim, discarded, and the newer attempt sat
+    ``running`` until its lease expired, charged as a run it never had)."""
+    config = QueueConfig(
+        workers=2, prefetch=5, owner="test-host:1", lease_seconds=30, retry_backoff_seconds=0
+    )
+    [task_id] = enqueue(store, 1)
+    dispatcher, inboxes, latch = start_dispatcher(store, config)
+    dispatcher.tell(Wake())
+    latch.wait(1)
+    first = inboxes[0][0].attempt
+    # Attempt 1 fails, and attempt 2 (due at once) goes to worker 1
+    failure = models.Failure("ValueError: no")
+    dispatcher.tell(Executed(0, models.Outcome(first.task, models.Ending.FAILED, failure=failure)))
+    latch.wait(2)
+    second = inboxes[1][0].attempt
+    assert (second.id, second.task.attempts) == (task_id, 2)
+    # When worker 1 is replaced with a report that names attempt 1
+    replacement_inbox: list = []
+    replacement = ProbeWorker.start(replacement_inbox, latch)
+    dispatcher.tell(AttachWorker(1, replacement, WorkerSlot(1), crashed=first, error="Crash"))
+    dispatcher.tell(Wake())
+    # Then attempt 2, which never ran, is given back and claimed again, and not charged
+    latch.wait(3)
+    [again] = [message.attempt for message in inboxes[0][1:] + replacement_inbox]
+    assert (again.id, again.task.attempts) == (task_id, 2)
+    task = store.get_task(task_id)
+    assert (task["status"], task["attempts"], task["error"]) == ("running", 2, "ValueError: no")
