@@ -23,7 +23,9 @@ from .finished import FinishedBoard
 from .listener import WakeListener
 from .log import log_event
 from .maintenance import (
+    FILES_CHECK_INTERVAL_SECONDS,
     SAMPLE_INTERVAL_SECONDS,
+    FilesGuard,
     LeaderElector,
     Leadership,
     Presence,
@@ -178,7 +180,8 @@ class Supervisor(pykka.ThreadingActor):
             self._store, config.heartbeat_interval_seconds, self._describe_node, leadership
         )
         sampler = Sampler.start(self._store, SAMPLE_INTERVAL_SECONDS)
-        self._upkeep = [rescuer, elector, stager, presence, sampler]
+        files_guard = FilesGuard.start(self._store, FILES_CHECK_INTERVAL_SECONDS)
+        self._upkeep = [rescuer, elector, stager, presence, sampler, files_guard]
         metrics.SYSTEM.attach(self._workers_busy_idle, self.abandoned_threads)
         self._presence = presence
         # Tasks left running by dead processes on this host are due at once,
@@ -201,6 +204,7 @@ class Supervisor(pykka.ThreadingActor):
                     Periodic(stager, config.poll_interval_seconds, Tick),
                     Periodic(presence, config.heartbeat_interval_seconds, Tick),
                     Periodic(sampler, SAMPLE_INTERVAL_SECONDS, Tick),
+                    Periodic(files_guard, FILES_CHECK_INTERVAL_SECONDS, Tick),
                     Periodic(self.actor_ref, HEALTH_CHECK_INTERVAL_SECONDS, _check_workers),
                 ]
             )

@@ -26,7 +26,7 @@ from .migrations import LATEST_VERSION
 from .nodes import NodeInfo
 from .notifications import Heard, Listener, ListenerLost
 from .outcomes import Ending, Outcome
-from .reads import Page, TaskQuery
+from .reads import CutText, Page, TaskQuery
 from .statuses import CLAIMABLE, FINISHED, STATUSES, TRANSITIONS, WAITING, Status
 from .store import ClaimRequest, Settled, StorageError, Store
 from .task import (
@@ -42,6 +42,7 @@ from .task import (
 
 __all__ = [
     "CLAIMABLE",
+    "CutText",
     "DEFAULT_DB_URL",
     "DEFAULT_QUEUE",
     "DIAGNOSIS_CODES",

@@ -25,6 +25,9 @@ class PayloadTooLarge(TaskQueueError):
     """The request body is over the configured limit."""
 
 
+DISK_FULL = "database disk is full"
+
+
 class Unavailable(TaskQueueError):
     """The database cannot take the write now; the caller should try again later.
 

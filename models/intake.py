@@ -67,6 +67,7 @@ class Intake:
         self._config = config or IntakeConfig()
         self._clock = clock
         self.commits = 0  # transactions committed so far: fewer than accepts under load
+        self._files_problem: str | None = None  # the last one found, for its log line
         self._backlog_lock = threading.Lock()
         self._backlog = 0
         self._backlog_counted_at = float("-inf")
@@ -94,7 +95,7 @@ class Intake:
                 "database did not accept the task in time", retry_in_seconds=TIMED_OUT_RETRY_SECONDS
             )
         if isinstance(pending.error, StorageError):
-            raise Unavailable(f"database unavailable: {pending.error}") from pending.error
+            raise self._store.unavailable(pending.error) from pending.error
         if pending.error is not None:
             raise pending.error
 
@@ -113,7 +114,7 @@ class Intake:
                     self._backlog = self._store.count_backlog()
                 except StorageError as exc:
                     self._store.discard_connection()
-                    raise Unavailable(f"database unavailable: {exc}") from exc
+                    raise self._store.unavailable(exc) from exc
                 self._backlog_counted_at = now
             if self._backlog + count > limit:
                 raise Unavailable(
@@ -151,19 +152,43 @@ class Intake:
             self._store.close()
 
     def _commit(self, batch: list[_Pending]) -> None:
+        errors: list[Exception | None]
         try:
+            self._refuse_if_files_wrong()
             self._store.enqueue([row for pending in batch for row in pending.rows])
-            errors: list[Exception | None] = [None] * len(batch)
+            errors = [None] * len(batch)
         except (IntegrityError, DataError):
             # Some request's rows are refused: commit the others, refuse only those.
             errors = self._commit_each(batch)
+        except Unavailable as exc:
+            errors = [exc] * len(batch)
         except Exception as exc:  # noqa: BLE001 - every waiter hears why; none is accepted
             errors = [self._failed(exc, batch)] * len(batch)
         else:
             self.commits += 1
+        if any(error is None for error in errors):
+            try:
+                self._refuse_if_files_wrong()
+            except Unavailable as exc:  # committed where a crash would lose it: not a 202
+                errors = [exc] * len(batch)
         for pending, error in zip(batch, errors, strict=True):
             pending.error = error
             pending.done.set()
+
+    def _refuse_if_files_wrong(self) -> None:
+        """Raise ``Unavailable`` while the database's files are not the ones a restart
+        would open (see ``Store.files_problem``), after saving what was committed."""
+        problem = self._store.files_problem()
+        if problem != self._files_problem:  # logged once per change, not per request
+            self._files_problem = problem
+            if problem is None:
+                logger.warning("accepting new tasks again: the database's files are right")
+            else:
+                logger.error("refusing new tasks: %s", problem)
+        if problem is None:
+            return
+        self._store.save_what_is_committed()
+        raise Unavailable(f"database files unsafe: {problem}")
 
     def _commit_each(self, batch: list[_Pending]) -> list[Exception | None]:
         try:

@@ -31,6 +31,7 @@ NOTIFY_PAYLOAD_BYTES = 7900  # PostgreSQL refuses a payload of 8,000 bytes or mo
 # Any constants every node agrees on: they name the advisory locks.
 MIGRATION_LOCK_KEY = 0x7A51_0001
 LEADER_LOCK_KEY = 0x7A51_0002
+DISK_FULL_SQLSTATE = "53100"
 # The clock every lease, heartbeat, rescue and due time is decided by, whatever the
 # nodes' clocks say: fixed for the statement (so the planner can seek the due index).
 DATABASE_NOW = "EXTRACT(EPOCH FROM statement_timestamp())::float8"
@@ -157,6 +158,15 @@ class PostgresStore(Store):
         if self.trust_caller_clock:
             return super()._due_values(row)
         return [row.get("due_in"), row["run_at"]]
+
+    def _is_disk_full(self, error: Exception) -> bool:
+        """Peewee raises its own error while handling psycopg2's, which has the code."""
+        cause: BaseException | None = error
+        while cause is not None:
+            if getattr(cause, "pgcode", None) == DISK_FULL_SQLSTATE:
+                return True
+            cause = cause.__context__
+        return False
 
     def explain_claim(self, limit: int, now: float, queues: Sequence[str] = ("default",)) -> str:
         return self.explain(*self._due_sql(queues, now, limit))

@@ -46,6 +46,11 @@ class Page:
     next: tuple[int, int] | None  # where the next page starts; None when there is nothing older
 
 
+class CutText(str):
+    """The first ``LISTED_TEXT_CHARS`` of a longer value: plain text, even where the
+    whole value is JSON (a cut one no longer parses)."""
+
+
 def view_of(row: tuple) -> dict[str, Any]:
     """A task row (``_VIEW_COLUMNS``) as the API shows it; ``payload``, ``result`` and
     ``progress`` stay JSON text."""
@@ -146,7 +151,7 @@ class ReadsMixin:
         for name in _CUT:
             value = task[name]
             if value is not None and len(value) > LISTED_TEXT_CHARS:
-                task[name] = value[:LISTED_TEXT_CHARS]
+                task[name] = CutText(value[:LISTED_TEXT_CHARS])
                 cut = True
         if cut:
             task["truncated"] = True

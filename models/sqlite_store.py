@@ -16,8 +16,9 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from peewee import Database, SqliteDatabase
+from peewee import Database, PeeweeException, SqliteDatabase
 
+from .sqlite_files import DatabaseFiles
 from .statuses import CLAIMABLE, Status, sql_list
 from .store import ClaimRequest, Store
 from .task import ClaimedTask
@@ -54,6 +55,10 @@ def open_sqlite(url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECO
 
 
 class SqliteStore(Store):
+    def __init__(self, db: Database, url: str) -> None:
+        super().__init__(db, url)
+        self._files = DatabaseFiles(db.database)
+
     @contextmanager
     def write_transaction(self) -> Iterator[Database]:
         """``BEGIN IMMEDIATE``, after this process's other writers.
@@ -61,10 +66,37 @@ class SqliteStore(Store):
         SQLite's own busy handler makes a blocked writer sleep 1, 2, 5, 10…
         ms between tries, so two of our threads writing at once (the intake,
         the dispatcher, a worker) would cost the loser milliseconds; a lock
-        hands over at once.
+        hands over at once. After some errors (a full disk) SQLite has rolled
+        the transaction back itself, and Peewee's own rollback then fails: the
+        error raised is the first one, not "cannot rollback".
         """
-        with _writer, self.db.atomic(lock_type="IMMEDIATE"):
-            yield self.db
+        with _writer:
+            try:
+                with self.db.atomic(lock_type="IMMEDIATE"):
+                    yield self.db
+            except PeeweeException as exc:
+                first = _before_failed_rollbacks(exc)
+                if first is exc:
+                    raise
+                raise first from None
+
+    def files_problem(self) -> str | None:
+        return self._files.problem()
+
+    def save_what_is_committed(self) -> None:
+        """Copy the ``-wal`` this process still holds open into the database file, so a
+        commit made into a deleted ``-wal`` survives a crash. Only on a connection
+        opened before: a new one would start a new ``-wal`` beside the deleted one."""
+        if self.db.is_closed():
+            return
+        try:
+            self.db.execute_sql("PRAGMA wal_checkpoint(FULL)")
+        except PeeweeException:
+            self.discard_connection()
+
+    def _is_disk_full(self, error: Exception) -> bool:
+        # SQLITE_FULL's message, which is all that Peewee's wrapping keeps
+        return "database or disk is full" in str(error)
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
@@ -171,6 +203,17 @@ class SqliteStore(Store):
             self.db.execute_sql(
                 f"DELETE FROM leader WHERE name = {p} AND holder = {p}", (LEADER_LEASE_NAME, holder)
             )
+
+
+def _before_failed_rollbacks(error: BaseException) -> BaseException:
+    """The error that made a rollback fail, when ``error`` is that failure (SQLite had
+    rolled back already); else ``error``."""
+    first = error
+    while first.__context__ is not None and any(
+        phrase in str(first) for phrase in ("no transaction is active", "no such savepoint")
+    ):
+        first = first.__context__
+    return first if isinstance(first, PeeweeException) else error
 
 
 def _table_definition(db: Database, table: str) -> tuple[str, list[str]]:

@@ -41,7 +41,7 @@ from peewee import Database, DataError, IntegrityError, PeeweeException
 from . import clock, history
 from .backoff import retry_delay_seconds
 from .control import ControlMixin
-from .errors import Conflict, InvalidInput
+from .errors import DISK_FULL, Conflict, InvalidInput, Unavailable
 from .lifecycle import LifecycleMixin
 from .nodes import NodesMixin
 from .notifications import Listener
@@ -165,6 +165,19 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
         """Why the database's files cannot be trusted with a write (a backend that keeps
         files of its own checks them), or None."""
         return None
+
+    def save_what_is_committed(self) -> None:
+        """Best effort, once ``files_problem`` found one: move what was committed to
+        where the next start reads it (a backend that keeps files of its own)."""
+
+    def unavailable(self, error: Exception) -> Unavailable:
+        """``error`` (a ``StorageError``) as the caller should hear it: a full disk by name."""
+        if self._is_disk_full(error):
+            return Unavailable(DISK_FULL)
+        return Unavailable(f"database unavailable: {error}")
+
+    def _is_disk_full(self, error: Exception) -> bool:
+        return False
 
     # Schema --------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def handles_errors(handler: Callable[..., bytes]) -> Callable[..., bytes]:
             return respond_with_error(error)
         except models.StorageError as error:
             resource.store.discard_connection()
-            return respond_with_error(models.Unavailable(f"database unavailable: {error}"))
+            return respond_with_error(resource.store.unavailable(error))
 
     return wrapper
 

@@ -78,11 +78,14 @@ class HealthResource:
 
     def readyz(self, query: Query) -> bytes:
         """200 when every check passes, else 503 naming each one that failed."""
-        database, version = self._ping()
+        # The files first: while they are wrong, a new connection (the ping's) would
+        # start a new -wal beside the deleted one.
+        files = self.store.files_problem()
+        database, version = ("not asked: its files are unsafe", 0) if files else self._ping()
         checks = {
             "migrations": None if database else self._migrations(version),
             "database": database,
-            "database_files": self.store.files_problem(),
+            "database_files": files,
             "draining": "the node is stopping" if self._liveness.draining() else None,
             "abandoned_threads": self._abandoned(),
         }

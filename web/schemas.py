@@ -119,9 +119,17 @@ def schemas() -> dict[str, Any]:
             "properties": {
                 "id": {"type": "string"},
                 "action": {"type": "string"},
-                "payload": {"type": "object"},
+                "payload": {
+                    "description": "What was submitted: id, action, data, created_at. In a "
+                    "listing, when truncated, the first 4,096 characters of its JSON text.",
+                    "oneOf": [{"type": "object"}, {"type": "string"}],
+                },
                 "status": STATUS_SCHEMA,
-                "result": {"nullable": True},
+                "result": {
+                    "description": "What the action returned (any JSON). In a listing, "
+                    "when truncated, the first 4,096 characters of its JSON text.",
+                    "nullable": True,
+                },
                 "error": {"type": "string", "nullable": True},
                 "traceback": {"type": "string", "nullable": True},
                 "attempts": {"type": "integer", "minimum": 0},

@@ -33,10 +33,12 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def task_view(task: dict[str, Any]) -> dict[str, Any]:
-    """A stored task as the API shows it: JSON columns spliced in as JSON, not strings."""
+    """A stored task as the API shows it: JSON columns spliced in as JSON, not strings
+    (but one cut in a listing, which is no longer JSON, as the string it is)."""
     for name in ("payload", "result", "progress"):
-        if task[name] is not None:
-            task[name] = orjson.Fragment(task[name])
+        value = task[name]
+        if value is not None and not isinstance(value, models.CutText):
+            task[name] = orjson.Fragment(value)
     return task
 
 

@@ -5,10 +5,12 @@
 - ``Stager``: delayed tasks become due.
 - ``Presence``: the node's row in ``nodes``; lost nodes are cleared.
 - ``Sampler``: what the metrics' gauges read from the database.
+- ``FilesGuard``: commits made into database files a restart would not open are saved.
 
 The supervisor starts and stops them; the ticker sends each its ``Tick``.
 """
 
+from .files_guard import FILES_CHECK_INTERVAL_SECONDS, FilesGuard
 from .leader import LeaderElector
 from .presence import Presence
 from .rescuer import Rescuer, dead_local_owners
@@ -17,6 +19,8 @@ from .service import Leadership, MaintenanceService
 from .stager import Stager
 
 __all__ = [
+    "FILES_CHECK_INTERVAL_SECONDS",
+    "FilesGuard",
     "LeaderElector",
     "Leadership",
     "MaintenanceService",

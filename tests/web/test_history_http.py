@@ -216,6 +216,20 @@ def test_pages_follow_the_cursor_and_skip_nothing(service):
     assert seen == mine[::-1]
 
 
+def test_a_listing_cuts_a_big_payload_and_result_and_stays_json(service):
+    text = "é" * 6000
+    task_id = submit(service.base_url, "uppercase", {"text": text})
+    wait_for_status(service.base_url, task_id, "completed")
+    # The listing parses, and says what it cut: the first 4,096 characters, as text
+    page = request(service.base_url, "GET", "/tasks?action=uppercase&limit=1000").json()
+    [listed] = [task for task in page["tasks"] if task["id"] == task_id]
+    assert listed["truncated"] is True
+    assert listed["payload"].startswith('{"id":') and len(listed["payload"]) == 4096
+    assert listed["result"] == '{"output":"' + "É" * (4096 - 11)
+    # The task itself is whole
+    assert get_task(service.base_url, task_id)["result"] == {"output": text.upper()}
+
+
 @pytest.mark.parametrize(
     ("query", "named"),
     [
