@@ -117,6 +117,7 @@ function show(focus) {
   const section = h("section", { class: "page" });
   view.replaceChildren(section);
   clearMessage();
+  updated.textContent = ""; // says when the page shown was read, and this one is not yet
   for (const link of document.querySelectorAll("nav.main a")) {
     if (link.dataset.page === where.name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

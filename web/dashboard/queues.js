@@ -9,11 +9,11 @@ export const title = "Queues";
 export function mount(section, route, ctx) {
   const answer = answerLine();
   const list = h("div", { class: "queues" });
-  const name = h("input", { name: "queue", required: true });
+  const name = h("input", { id: "pause-name", name: "queue", required: true });
   const byName = h(
     "form",
-    { class: "inline", "aria-label": "Pause a queue by name" },
-    h("label", {}, h("span", {}, "Pause a queue by name"), name),
+    { class: "inline" },
+    h("div", { class: "field" }, h("label", { for: "pause-name" }, "Pause a queue by name"), name),
     h("button", { type: "submit" }, "Pause"),
   );
   section.append(h("h1", { tabindex: -1 }, "Queues"), answer, list, byName);

@@ -35,7 +35,9 @@ function unixSeconds(local) {
 function filterForm(params) {
   const chosen = new Set((params.get("status") ?? "").split(",").filter(Boolean));
   const limit = params.get("limit") ?? DEFAULT_LIMIT;
-  const field = (label, input) => h("label", {}, h("span", {}, label), input);
+  // The label beside its control, not around it: a <select> inside would join the name.
+  const field = (label, input) =>
+    h("div", { class: "field" }, h("label", { for: input.id }, label), input);
   const form = h(
     "form",
     { class: "filters", "aria-label": "Filter tasks" },
@@ -52,22 +54,22 @@ function filterForm(params) {
         ),
       ),
     ),
-    field("Queue", h("input", { name: "queue", list: "queue-names", value: params.get("queue") ?? "" })),
+    field("Queue", h("input", { id: "filter-queue", name: "queue", list: "queue-names", value: params.get("queue") ?? "" })),
     h("datalist", { id: "queue-names" }),
-    field("Action", h("input", { name: "action", value: params.get("action") ?? "" })),
+    field("Action", h("input", { id: "filter-action", name: "action", value: params.get("action") ?? "" })),
     field(
       "Created after",
-      h("input", { type: "datetime-local", step: 1, name: "created_after", value: localInput(params.get("created_after")) }),
+      h("input", { type: "datetime-local", step: 1, id: "filter-created_after", name: "created_after", value: localInput(params.get("created_after")) }),
     ),
     field(
       "Created before",
-      h("input", { type: "datetime-local", step: 1, name: "created_before", value: localInput(params.get("created_before")) }),
+      h("input", { type: "datetime-local", step: 1, id: "filter-created_before", name: "created_before", value: localInput(params.get("created_before")) }),
     ),
     field(
       "Per page",
       h(
         "select",
-        { name: "limit" },
+        { id: "filter-limit", name: "limit" },
         [...new Set([...LIMITS, limit])]
           .sort((a, b) => a - b)
           .map((n) => h("option", { value: n, selected: n === limit }, n)),
