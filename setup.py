@@ -6,6 +6,10 @@ setup(
     description="A durable REST task queue on Pykka actors, CherryPy and Peewee",
     python_requires=">=3.11",
     packages=["actors", "web", "models"],
+    # The dashboard's static files (web/dashboard.py serves them; no build step)
+    package_data={
+        "web": ["dashboard/*.html", "dashboard/*.css", "dashboard/*.js", "dashboard/*.svg"]
+    },
     py_modules=["run"],
     install_requires=[
         "pykka>=4.0",
@@ -23,6 +27,9 @@ setup(
             "schemathesis>=4.0",  # tests/web/test_openapi.py uses the 4.x Python API
             # Exact: another ruff release may format differently, and CI checks the format.
             "ruff==0.17.6",
+            # tests/dashboard drive Debian's chromium (apt, see .ci/run) with it; Playwright's
+            # own browser download is never used
+            "playwright>=1.45",
         ],
         # Everything `python -m bench` imports or starts (wrk and redis-server come from apt).
         "bench": [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .actions import ActionsResource
 from .control import ControlResource
+from .dashboard import DashboardResource
 from .docs import DocsResource
 from .health import HealthResource
 from .history import HistoryResource
@@ -22,6 +23,7 @@ def build_routes(
     health: HealthResource,
     docs: DocsResource,
 ) -> list[Route]:
+    dashboard = DashboardResource()  # static files, read once here
     return [
         Route("POST", "/tasks", tasks.enqueue, Role.WRITE),
         Route("GET", "/tasks", tasks.list, params=LIST_PARAMS),
@@ -43,4 +45,18 @@ def build_routes(
         Route("GET", "/readyz", health.readyz, public=True),
         Route("GET", "/metrics", health.metrics),
         Route("GET", "/openapi.json", docs.openapi),
+        # The dashboard: one route per file of web/dashboard/ (any other path is a JSON 404)
+        Route("GET", "/", dashboard.file("index.html"), Role.READ),
+        Route("GET", "/dashboard", dashboard.file("index.html"), Role.READ),
+        Route("GET", "/dashboard/dashboard.css", dashboard.file("dashboard.css"), Role.READ),
+        Route("GET", "/dashboard/favicon.svg", dashboard.file("favicon.svg"), Role.READ),
+        Route("GET", "/dashboard/app.js", dashboard.file("app.js"), Role.READ),
+        Route("GET", "/dashboard/api.js", dashboard.file("api.js"), Role.READ),
+        Route("GET", "/dashboard/ui.js", dashboard.file("ui.js"), Role.READ),
+        Route("GET", "/dashboard/chart.js", dashboard.file("chart.js"), Role.READ),
+        Route("GET", "/dashboard/overview.js", dashboard.file("overview.js"), Role.READ),
+        Route("GET", "/dashboard/tasks.js", dashboard.file("tasks.js"), Role.READ),
+        Route("GET", "/dashboard/task.js", dashboard.file("task.js"), Role.READ),
+        Route("GET", "/dashboard/queues.js", dashboard.file("queues.js"), Role.READ),
+        Route("GET", "/dashboard/dead-letters.js", dashboard.file("dead-letters.js"), Role.READ),
     ]

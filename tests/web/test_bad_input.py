@@ -194,7 +194,6 @@ def test_other_method(service, method, path):
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/"),
         ("GET", "/nope"),
         ("GET", "/tasksx"),
         ("GET", "/TASKS"),
