@@ -40,7 +40,7 @@ DRAIN_POLL_SECONDS = 0.1
 DRAIN_RATIO_TARGET = 0.8  # the drain on the large table within 20 % of the empty one's
 GET_P99_TARGET_MS = 20.0
 LIST_LIMIT_MAX = 1000  # web.validation.MAX_LIST_LIMIT
-STATUSES = ("queued", "running", "completed", "retrying", "dead")
+STATUSES = ("scheduled", "queued", "running", "completed", "retrying", "dead", "canceled")
 MB = 1024 * 1024
 # Counted on the claim index and the status index: a count of the completed rows
 # would scan millions of index entries at every poll.
@@ -58,8 +58,16 @@ def parse_rows(text: str) -> int:
 
 
 def _urls() -> dict[str, str]:
+    """Every filter of GET /tasks, alone, then combined: each status, the queue, the
+    action, a creation window, the largest page."""
+    day_ago = int(time.time()) - 86_400
     urls = {"get_all": "/tasks"}
     urls.update({f"get_{status}": f"/tasks?status={status}" for status in STATUSES})
+    urls["get_queue"] = "/tasks?queue=default"
+    urls["get_action"] = f"/tasks?action={fill.ACTION}"
+    urls["get_queue_action_status"] = f"/tasks?queue=default&action={fill.ACTION}&status=queued"
+    urls["get_created_after"] = f"/tasks?created_after={day_ago}"
+    urls["get_created_before"] = f"/tasks?created_before={day_ago}"
     urls["get_limit_max"] = f"/tasks?limit={LIST_LIMIT_MAX}"
     return urls
 
