@@ -265,6 +265,9 @@ cache).
 """
 
 
+LARGE_RUN = "10m"  # the --scale run whose report BENCHMARKS.md includes
+
+
 def _command(args: argparse.Namespace) -> str:
     parts = ["python -m bench"]
     if args.db != "sqlite":
@@ -314,13 +317,22 @@ def render(
     args: argparse.Namespace,
     failures: list[str],
     elapsed: float,
+    large_run: str | None = None,
 ) -> str:
+    """``large_run``: the report of the last ``--scale 10m`` run (bench/results), if any,
+    shown in its own section (that run is too long to be part of this one)."""
     machine = "\n".join(
         f"| {MACHINE_LABELS.get(key, key)} | {value} |" for key, value in info.items()
     )
     failed = ""
     if failures:
         failed = "\n## Failures\n\n" + "\n".join(f"- {failure}" for failure in failures) + "\n"
+    large = ""
+    if large_run is not None:
+        body = large_run.split("\n", 1)[1] if large_run.startswith("# ") else large_run
+        large = (
+            f"\n## Ten million rows\n\nThe last `--scale {LARGE_RUN}` run, as it wrote it:\n{body}"
+        )
     return f"""\
 # Benchmarks
 
@@ -336,7 +348,7 @@ and on each, the storage's own limit. Written by `{_command(args)}` in
 Ratios: above 1× means ours is better, for throughput and latency alike.
 `*`: every round of that value ran while other programs kept the CPU busy
 (see "Every number"), so it is not to be trusted.
-{failed}
+{failed}{large}
 ## Machine
 
 | | |
