@@ -88,6 +88,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -281,6 +288,31 @@ FLAGS = (
         web.DEFAULT_MAX_BODY_BYTES,
         "largest request body accepted, in bytes",
         metavar="BYTES",
+    ),
+    Flag(
+        "--request-timeout",
+        "web.request_timeout_seconds",
+        _positive_float,
+        web.DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        "seconds from a request's first byte until its headers and body are all received; "
+        "a slower client gets 408 and is disconnected",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--idle-timeout",
+        "web.idle_timeout_seconds",
+        _positive_float,
+        web.DEFAULT_IDLE_TIMEOUT_SECONDS,
+        "seconds a connection with no request under way stays open",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--max-client-connections",
+        "web.max_client_connections",
+        _non_negative_int,
+        web.DEFAULT_MAX_CLIENT_CONNECTIONS,
+        "connections one client address may hold open at once (past it: 503 and closed); 0: no cap",
+        metavar="N",
     ),
     Flag(
         "--max-queued",

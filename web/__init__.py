@@ -3,8 +3,11 @@
 from .app import build_app, start_server, stop_server
 from .config import (
     DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
     DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CLIENT_CONNECTIONS,
     DEFAULT_PORT,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
     DEFAULT_THREADS,
     WebConfig,
 )
@@ -12,8 +15,11 @@ from .validation import check_queue_name
 
 __all__ = [
     "DEFAULT_HOST",
+    "DEFAULT_IDLE_TIMEOUT_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_CLIENT_CONNECTIONS",
     "DEFAULT_PORT",
+    "DEFAULT_REQUEST_TIMEOUT_SECONDS",
     "DEFAULT_THREADS",
     "WebConfig",
     "build_app",

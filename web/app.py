@@ -14,10 +14,10 @@ from .config import WebConfig
 from .control import ControlResource
 from .docs import DocsResource
 from .errors import json_error_page, json_unexpected_error
-from .protocol_errors import use_json_protocol_errors
 from .queues import QueuesResource
 from .router import Router
 from .routes import build_routes
+from .server import install
 from .tasks import TasksResource
 
 SOCKET_QUEUE_SIZE = 128
@@ -97,16 +97,17 @@ def start_server(app: cherrypy.Application, config: WebConfig | None = None) -> 
             "server.socket_port": config.port,
             "server.thread_pool": config.threads,
             "server.socket_queue_size": SOCKET_QUEUE_SIZE,
-            "server.max_request_body_size": 0,  # the handler enforces the limit, as JSON
+            # CherryPy's own checks are off: the server (web/server.py) and the handlers
+            # enforce the limits, and answer in JSON.
+            "server.max_request_body_size": 0,
+            "server.socket_timeout": config.idle_timeout_seconds,
             "engine.autoreload.on": False,
             "checker.on": False,
             "log.screen": False,
             "environment": "production",
         }
     )
-    server = cherrypy.server
-    server.httpserver, server.bind_addr = server.httpserver_from_self()
-    use_json_protocol_errors(server.httpserver)
+    install(config)
     try:
         cherrypy.engine.start()
     except Exception as exc:  # noqa: BLE001 - e.g. the port is taken: CherryPy has logged why

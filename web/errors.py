@@ -20,10 +20,15 @@ class UnsupportedMediaType(models.TaskQueueError):
     """The body is not declared as JSON."""
 
 
+class RequestTimeout(models.TaskQueueError):
+    """The body did not arrive before the request's deadline (``--request-timeout``)."""
+
+
 STATUS_BY_ERROR: dict[type[models.TaskQueueError], int] = {
     models.InvalidInput: 400,
     models.TaskNotFound: 404,
     models.Conflict: 409,
+    RequestTimeout: 408,
     models.PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     models.Unavailable: 503,
@@ -32,6 +37,7 @@ STATUS_BY_ERROR: dict[type[models.TaskQueueError], int] = {
 # Messages for the errors CherryPy itself may still raise, by status.
 _CHERRYPY_MESSAGES = {
     400: "bad request",
+    408: "request timeout",
     404: "not found",
     405: "method not allowed",
     411: "length required",
@@ -46,7 +52,7 @@ def respond_with_error(error: models.TaskQueueError) -> bytes:
     response = cherrypy.serving.response
     if isinstance(error, models.Unavailable):
         response.headers["Retry-After"] = str(error.retry_in_seconds)
-    if isinstance(error, models.PayloadTooLarge):
+    if isinstance(error, models.PayloadTooLarge | RequestTimeout):
         # The rest of the body was never read: the connection cannot be reused.
         response.headers["Connection"] = "close"
     return json_error(STATUS_BY_ERROR.get(type(error), 500), str(error))

@@ -1,0 +1,590 @@
+"""The HTTP server: CherryPy's cheroot, made safe against slow and idle clients.
+
+Cheroot hands a new connection to a request thread at once, and that thread
+then waits on every ``recv`` for up to the socket timeout, which a client
+renews with each byte it sends. Sixteen clients sending a header line every
+few seconds held all sixteen threads; forty that sent nothing, too. Here:
+
+- **A thread only for a request whose head is in.** One selector thread (the
+  ``Gatherer``) accepts connections and reads, without blocking, what each
+  sends, until the request line and headers are complete; only then does the
+  connection go to a request thread, with those bytes in front of the socket
+  (``RequestSocketIO``). Cheroot already did this for keep-alive connections
+  between requests; now a new connection and the head of every request wait
+  the same way, at no thread's cost. TLS handshakes are driven the same way.
+- **Deadlines per request, not per recv.** From its first byte, a request has
+  ``--request-timeout`` seconds for its headers and body together: the
+  selector answers 408 to a head not complete by then, and a request thread
+  reading a body stops at the same deadline. A connection with no request
+  under way is closed after ``--idle-timeout``.
+- **A cap on connections per client address** (``--max-client-connections``)
+  and on connections in all (``MAX_CONNECTIONS``); a connection over either is
+  answered 503 and closed.
+
+Written against cheroot 11.1.2 and CherryPy 18.10.0 (setup.py pins their
+ranges). It replaces cheroot's ``ConnectionManager`` (the object
+``HTTPServer.prepare`` stores as ``_connections``, on which the server calls
+``run``, ``put``, ``stop``, ``close`` and ``can_add_keepalive_connection``)
+and subclasses ``HTTPConnection`` and CherryPy's ``CPWSGIServer``.
+"""
+
+from __future__ import annotations
+
+import _pyio
+import collections
+import errno
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cherrypy
+import orjson
+from cheroot.makefile import MakeFile, StreamReader
+from cheroot.server import HTTPConnection
+from cherrypy._cpwsgi_server import CPWSGIServer
+
+from .config import MAX_CONNECTIONS, MAX_HEADER_BYTES, WebConfig
+from .protocol_errors import JsonErrorRequest
+
+logger = logging.getLogger("taskqueue.web")
+
+RECV_BYTES = 65536
+ACCEPTS_PER_WAKE = 64  # connections accepted in one turn of the selector loop at most
+LINGER_SECONDS = 1.0  # how long a refused connection is read (and ignored) before closing
+REFUSAL_LOG_INTERVAL_SECONDS = 10.0  # refused connections are logged at most this often
+
+
+def _raw_response(status: str, message: str) -> bytes:
+    body = orjson.dumps({"error": message})
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def head_complete(data: bytes | bytearray, start: int = 0) -> bool:
+    """Whether ``data`` holds a whole request head (line and headers), or a line that
+    cheroot refuses at once (a bare LF), so that a thread reading it will not wait."""
+    start = max(0, start - 3)
+    if data.find(b"\r\n\r\n", start) >= 0:
+        return True
+    position = data.find(b"\n", start)
+    while position >= 0:
+        if position == 0 or data[position - 1] != 0x0D:
+            return True
+        position = data.find(b"\n", position + 1)
+    return False
+
+
+class RequestSocketIO(socket.SocketIO):
+    """The socket as a raw stream for one request at a time: first the bytes the
+    selector already read (``prefix``), then the socket itself, every read bounded by
+    the request's ``deadline`` (monotonic seconds) rather than renewed by each byte."""
+
+    def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
+        super().__init__(sock, "rb")
+        self.prefix = b""
+        self.deadline: float | None = None
+        self._idle_timeout = idle_timeout
+
+    def readinto(self, buffer) -> int:
+        if self.prefix:
+            count = min(len(buffer), len(self.prefix))
+            buffer[:count] = self.prefix[:count]
+            self.prefix = self.prefix[count:]
+            return count
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")  # the words cheroot answers 408 to
+            self._sock.settimeout(min(left, self._idle_timeout))
+        return super().readinto(buffer)
+
+
+class RequestReader(StreamReader):
+    """Cheroot's buffered socket reader, over a ``RequestSocketIO``."""
+
+    def __init__(self, sock: socket.socket, bufsize: int, idle_timeout: float) -> None:
+        _pyio.BufferedReader.__init__(self, RequestSocketIO(sock, idle_timeout), bufsize)
+        self.bytes_read = 0
+
+    def start_request(self, head: bytes, deadline: float) -> None:
+        self.raw.prefix = head
+        self.raw.deadline = deadline
+
+    def take_unread(self) -> bytes:
+        """What was received but not read (a pipelined request): it goes back to the selector."""
+        parts = []
+        while self.has_data():
+            parts.append(self.read1(self.buffer_size))
+        parts.append(self.raw.prefix)
+        self.raw.prefix = b""
+        self.raw.deadline = None
+        return b"".join(parts)
+
+
+class Connection(HTTPConnection):
+    """A client connection: its reader honours the request deadline, and closing it
+    frees its client's slot."""
+
+    RequestHandlerClass = JsonErrorRequest
+
+    def __init__(self, server, sock, makefile=MakeFile) -> None:
+        super().__init__(server, sock, makefile)
+        self.rfile = RequestReader(sock, self.rbufsize, server.timeout)
+        self.pending = bytearray()  # the head of the next request, as far as it came
+        self.deadline = 0.0  # when the selector gives up on it (monotonic seconds)
+        self.on_close = None
+
+    def close(self) -> None:
+        release, self.on_close = self.on_close, None
+        try:
+            super().close()
+        finally:
+            if release is not None:
+                release()
+
+
+@dataclass
+class _Handshake:
+    """A TLS connection whose handshake is under way, driven by the selector."""
+
+    tls: ssl.SSLSocket
+    address: Any
+    deadline: float
+    release: Any
+
+
+@dataclass
+class _Closing:
+    """A refused connection: its answer is sent; what it sends is read and ignored until
+    it closes or ``deadline``, so that closing does not reset the answer away."""
+
+    sock: socket.socket
+    deadline: float
+    release: Any = None
+
+
+_LISTENER = object()
+_WAKE = object()
+
+
+class Gatherer:
+    """Cheroot's connection manager, replaced (see the module's docstring).
+
+    Threads: ``run`` is the selector thread, the only one that touches the
+    selector; request threads hand connections back through ``put``, which
+    queues them and wakes the selector.
+    """
+
+    def __init__(self, server: Server, config: WebConfig) -> None:
+        self.server = server
+        self._request_timeout = config.request_timeout_seconds
+        self._idle_timeout = config.idle_timeout_seconds
+        self._per_client_cap = config.max_client_connections
+        self._selector = selectors.DefaultSelector()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        server.socket.setblocking(False)
+        self._selector.register(server.socket, selectors.EVENT_READ, _LISTENER)
+        self._selector.register(self._wake_reader, selectors.EVENT_READ, _WAKE)
+        self._returned: collections.deque[Connection] = collections.deque()
+        self._lock = threading.Lock()
+        self._per_client: collections.Counter[str] = collections.Counter()
+        self._open = 0
+        self._refused = 0
+        self._refusal_logged_at = 0.0
+        self._stop_requested = False
+        self._serving = False
+
+    # -- the interface cheroot's HTTPServer uses ------------------------------------------
+
+    @property
+    def can_add_keepalive_connection(self) -> bool:
+        return self._open < MAX_CONNECTIONS
+
+    def put(self, conn: Connection) -> None:
+        """From a request thread, after a response on a connection kept alive."""
+        self._returned.append(conn)
+        self._wake()
+
+    def run(self, expiration_interval: float) -> None:
+        self._serving = True
+        try:
+            self._loop(expiration_interval)
+        finally:
+            self._serving = False
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        self._wake()
+        while self._serving:
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        for key in list(self._selector.get_map().values()):
+            if key.data is not _LISTENER and key.data is not _WAKE:
+                self._discard(key.data)
+        while self._returned:
+            self._returned.popleft().close()
+        self._selector.close()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        try:
+            self._wake_writer.send(b"\0")
+        except OSError:
+            pass  # a wake is pending already, or we are closing
+
+    def _loop(self, expiration_interval: float) -> None:
+        next_expiry = time.monotonic() + expiration_interval
+        while not self._stop_requested:
+            try:
+                events = self._selector.select(timeout=expiration_interval)
+            except OSError:
+                self._drop_invalid()
+                continue
+            for key, _ in events:
+                if key.data is _LISTENER:
+                    self._accept()
+                elif key.data is _WAKE:
+                    self._take_back()
+                elif isinstance(key.data, Connection):
+                    self._gather(key.data)
+                elif isinstance(key.data, _Handshake):
+                    self._handshake(key.data)
+                else:
+                    self._linger(key.data)
+            now = time.monotonic()
+            if now >= next_expiry:
+                self._expire(now)
+                next_expiry = now + expiration_interval
+
+    def _accept(self) -> None:
+        for _ in range(ACCEPTS_PER_WAKE):
+            try:
+                sock, address = self.server.socket.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    logger.warning("cannot accept connections: %s", exc.strerror)
+                return
+            client = address[0] if isinstance(address, tuple) else "local"
+            if not self._admit(client):
+                self._refuse(sock, client)
+                continue
+            release = _Release(self, client)
+            try:
+                sock.settimeout(self.server.timeout)
+                now = time.monotonic()
+                adapter = self.server.ssl_adapter
+                if adapter is not None:
+                    tls = adapter.context.wrap_socket(
+                        sock, server_side=True, do_handshake_on_connect=False
+                    )
+                    tls.setblocking(False)
+                    handshake = _Handshake(tls, address, now + self._idle_timeout, release)
+                    self._selector.register(tls, selectors.EVENT_READ, handshake)
+                    continue
+                conn = self._connection(sock, address, {}, MakeFile)
+            except OSError:
+                sock.close()
+                release()
+                continue
+            conn.on_close = release
+            conn.deadline = now + self._idle_timeout
+            self._selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _connection(self, sock, address, ssl_env, makefile) -> Connection:
+        conn = self.server.ConnectionClass(self.server, sock, makefile)
+        if isinstance(address, tuple):
+            conn.remote_addr, conn.remote_port = address[0], address[1]
+        conn.ssl_env = ssl_env
+        return conn
+
+    def _handshake(self, handshake: _Handshake) -> None:
+        tls = handshake.tls
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            self._selector.modify(tls, selectors.EVENT_READ, handshake)
+            return
+        except ssl.SSLWantWriteError:
+            self._selector.modify(tls, selectors.EVENT_WRITE, handshake)
+            return
+        except (ssl.SSLError, OSError) as exc:
+            self._selector.unregister(tls)
+            if "http request" in str(exc).lower():
+                # Plain HTTP sent to the TLS port: say so, in plain HTTP.
+                answer = _raw_response("400 Bad Request", "this port speaks HTTPS only")
+                try:
+                    socket.socket.send(tls, answer)
+                except OSError:
+                    pass
+            tls.close()
+            handshake.release()
+            return
+        self._selector.unregister(tls)
+        adapter = self.server.ssl_adapter
+        try:
+            tls.settimeout(self.server.timeout)
+            conn = self._connection(
+                tls, handshake.address, adapter.get_environ(tls), adapter.makefile
+            )
+        except OSError:
+            tls.close()
+            handshake.release()
+            return
+        conn.on_close = handshake.release
+        conn.deadline = time.monotonic() + self._idle_timeout
+        self._selector.register(tls, selectors.EVENT_READ, conn)
+        if tls.pending():
+            self._gather(conn)
+
+    def _gather(self, conn: Connection) -> None:
+        """The connection is readable: take what it sent, and hand it to a request
+        thread once the head of its request is in."""
+        try:
+            data = self._receive(conn.socket)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return
+        except OSError:
+            self._discard(conn)
+            return
+        if not data:  # the client closed its side
+            if conn.pending:
+                self._hand_off(conn)  # cheroot answers what it can of it
+            else:
+                self._discard(conn)
+            return
+        if not conn.pending:
+            conn.deadline = time.monotonic() + self._request_timeout  # its first byte
+        start = len(conn.pending)
+        conn.pending += data
+        if head_complete(conn.pending, start) or len(conn.pending) > MAX_HEADER_BYTES:
+            self._hand_off(conn)
+
+    def _receive(self, sock: socket.socket) -> bytes:
+        if isinstance(sock, ssl.SSLSocket):
+            sock.setblocking(False)
+            try:
+                data = sock.recv(RECV_BYTES)
+                while data and sock.pending() and len(data) <= MAX_HEADER_BYTES:
+                    data += sock.recv(RECV_BYTES)
+            finally:
+                sock.settimeout(self.server.timeout)
+            return data
+        return sock.recv(RECV_BYTES, socket.MSG_DONTWAIT)
+
+    def _hand_off(self, conn: Connection) -> None:
+        if conn.socket in self._selector.get_map():
+            self._selector.unregister(conn.socket)
+        conn.rfile.start_request(bytes(conn.pending), conn.deadline)
+        conn.pending = bytearray()
+        self.server.process_conn(conn)
+
+    def _take_back(self) -> None:
+        try:
+            while self._wake_reader.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        now = time.monotonic()
+        while self._returned:
+            conn = self._returned.popleft()
+            leftover = conn.rfile.take_unread()
+            conn.pending = bytearray(leftover)
+            if leftover:
+                conn.deadline = now + self._request_timeout
+                if head_complete(conn.pending):
+                    self._hand_off(conn)
+                    continue
+            else:
+                conn.deadline = now + self._idle_timeout
+            try:
+                self._selector.register(conn.socket, selectors.EVENT_READ, conn)
+            except (ValueError, OSError):  # the socket was closed meanwhile
+                conn.close()
+                continue
+            if isinstance(conn.socket, ssl.SSLSocket) and conn.socket.pending():
+                self._gather(conn)
+
+    def _expire(self, now: float) -> None:
+        for key in list(self._selector.get_map().values()):
+            record = key.data
+            if record is _LISTENER or record is _WAKE or record.deadline > now:
+                continue
+            if isinstance(record, Connection) and record.pending:
+                self._selector.unregister(record.socket)
+                self._answer_and_close(
+                    record,
+                    "408 Request Timeout",
+                    f"the request was not received within {self._request_timeout:g} s",
+                )
+            else:
+                self._discard(record)
+
+    # -- connections refused, answered, closed ----------------------------------------------
+
+    def _admit(self, client: str) -> bool:
+        with self._lock:
+            over_cap = self._per_client_cap and self._per_client[client] >= self._per_client_cap
+            if over_cap or self._open >= MAX_CONNECTIONS:
+                return False
+            self._per_client[client] += 1
+            self._open += 1
+            return True
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            self._open -= 1
+            self._per_client[client] -= 1
+            if self._per_client[client] <= 0:
+                del self._per_client[client]
+
+    def _refuse(self, sock: socket.socket, client: str) -> None:
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= REFUSAL_LOG_INTERVAL_SECONDS:
+            logger.warning(
+                "connections refused count=%d last_client=%s max_client_connections=%d "
+                "max_connections=%d",
+                self._refused,
+                client,
+                self._per_client_cap,
+                MAX_CONNECTIONS,
+            )
+            self._refusal_logged_at = now
+            self._refused = 0
+        if self.server.ssl_adapter is not None:
+            sock.close()  # no HTTP can be spoken before the TLS handshake
+            return
+        if self._open < MAX_CONNECTIONS:
+            message = "too many connections from this client"
+        else:
+            message = "too many connections"
+        answer = _raw_response("503 Service Unavailable", message)
+        self._linger(_Closing(sock, now + LINGER_SECONDS), answer)
+
+    def _answer_and_close(self, conn: Connection, status: str, message: str) -> None:
+        sock = conn.socket
+        answer = _raw_response(status, message)
+        if isinstance(sock, ssl.SSLSocket):
+            try:
+                sock.setblocking(False)
+                sock.send(answer)
+            except OSError:
+                pass
+            conn.close()
+            return
+        release, conn.on_close = conn.on_close, None
+        self._linger(_Closing(sock, time.monotonic() + LINGER_SECONDS, release), answer)
+
+    def _linger(self, closing: _Closing, answer: bytes | None = None) -> None:
+        """Send ``answer`` (first call) and stop sending; then, each time the socket is
+        readable, read and ignore until the client closes, or until the deadline."""
+        sock = closing.sock
+        if answer is not None:
+            try:
+                sock.send(answer, socket.MSG_DONTWAIT)
+                sock.shutdown(socket.SHUT_WR)
+                self._selector.register(sock, selectors.EVENT_READ, closing)
+                return
+            except OSError:
+                self._close_lingering(closing)
+                return
+        try:
+            if sock.recv(RECV_BYTES, socket.MSG_DONTWAIT):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self._selector.unregister(sock)
+        self._close_lingering(closing)
+
+    @staticmethod
+    def _close_lingering(closing: _Closing) -> None:
+        closing.sock.close()
+        if closing.release is not None:
+            closing.release()
+
+    def _discard(self, record) -> None:
+        """Unregister and close a connection, a handshake or a lingering socket."""
+        sock = getattr(record, "socket", None) or getattr(record, "tls", None) or record.sock
+        try:
+            self._selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        if isinstance(record, Connection):
+            record.close()
+        elif isinstance(record, _Handshake):
+            record.tls.close()
+            record.release()
+        else:
+            self._close_lingering(record)
+
+    def _drop_invalid(self) -> None:
+        for key in list(self._selector.get_map().values()):
+            if key.data is _LISTENER or key.data is _WAKE:
+                continue
+            if key.fileobj.fileno() < 0:
+                self._discard(key.data)
+
+
+class _Release:
+    """Frees one client's slot, once."""
+
+    __slots__ = ("_client", "_gatherer", "_done")
+
+    def __init__(self, gatherer: Gatherer, client: str) -> None:
+        self._gatherer = gatherer
+        self._client = client
+        self._done = False
+
+    def __call__(self) -> None:
+        if not self._done:
+            self._done = True
+            self._gatherer.release(self._client)
+
+
+class Server(CPWSGIServer):
+    """CherryPy's WSGI server with the ``Gatherer`` in place of cheroot's connection
+    manager, ``Connection`` for its connections, and the limits of ``WebConfig``."""
+
+    def __init__(self, server_adapter, config: WebConfig) -> None:
+        super().__init__(server_adapter)
+        self.ConnectionClass = Connection
+        self.timeout = config.idle_timeout_seconds
+        self.max_request_header_size = MAX_HEADER_BYTES
+        # Cheroot answers a Content-Length over this with a JSON 413 before reading the
+        # body (and before any 100 Continue); handlers check the size of what they read.
+        self.max_request_body_size = config.max_body_bytes
+        self.keep_alive_conn_limit = None
+        self._config = config
+
+    def prepare(self) -> None:
+        super().prepare()
+        self._connections.close()
+        self._connections = Gatherer(self, self._config)
+
+
+def install(config: WebConfig) -> None:
+    """Make ``cherrypy.server`` serve through ``Server``; call before the engine starts."""
+    adapter = cherrypy.server
+    if config.tls:
+        adapter.ssl_module = "builtin"
+        adapter.ssl_certificate = config.tls_cert
+        adapter.ssl_private_key = config.tls_key
+    adapter.httpserver = Server(adapter, config)
