@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import cherrypy
 import pykka
-from cherrypy import _cplogging
+from cherrypy import _cplogging, _cprequest
 
 import actors
 import models
 
+from .access import Gate
 from .actions import ActionsResource
 from .config import WebConfig
 from .control import ControlResource
@@ -21,6 +24,8 @@ from .server import install
 from .tasks import TasksResource
 
 SOCKET_QUEUE_SIZE = 128
+
+logger = logging.getLogger("taskqueue.web")
 
 
 def build_app(
@@ -42,8 +47,15 @@ def build_app(
             QueuesResource(store, dispatcher),
             ActionsResource(registry, queue_config),
             DocsResource(config),
-        )
+        ),
+        guard=Gate(config),
     )
+    if config.tokens is not None:
+        logger.info(
+            "access by token tokens=%d file=%s", len(config.tokens.tokens), config.tokens.path
+        )
+    elif not config.insecure_no_auth:
+        logger.info("access without tokens: loopback clients only")
     app_config = {
         "/": {
             "request.dispatch": router,
@@ -63,8 +75,18 @@ def build_app(
         },
     }
     app = cherrypy.Application(None, "", app_config)
+    app.request_class = _JsonErrorsRequest
     app.log = _NoAccessLog(id(app), cherrypy.log.logger_root)
     return app
+
+
+class _JsonErrorsRequest(_cprequest.Request):
+    """CherryPy's request, whose errors are JSON without a traceback even before the
+    app's config applies to it: CherryPy refuses an HTTP/1.1 request without ``Host``
+    while it reads the headers, and answered that with its HTML page and a traceback."""
+
+    error_page = {"default": json_error_page}
+    show_tracebacks = False
 
 
 class _NoAccessLog(_cplogging.LogManager):

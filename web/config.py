@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .auth import TokenTable
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -30,6 +34,13 @@ class WebConfig:
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     idle_timeout_seconds: float = DEFAULT_IDLE_TIMEOUT_SECONDS
     max_client_connections: int = DEFAULT_MAX_CLIENT_CONNECTIONS  # 0: no cap
+    # Who may call: the tokens of --token-file; None: loopback clients only, unless
+    # insecure_no_auth.
+    tokens: TokenTable | None = None
+    insecure_no_auth: bool = False
+    metrics_public: bool = False  # /metrics without a token
+    allow_origins: tuple[str, ...] = ()  # web origins besides the service's own
+    allow_hosts: tuple[str, ...] = ()  # Host names accepted besides the loopback ones
     tls_cert: str | None = None
     tls_key: str | None = None
 

@@ -81,6 +81,8 @@ def json_error_page(status: str, message: str, traceback: str, version: str) -> 
     code = int(str(status).split()[0])
     cherrypy.serving.response.headers["Content-Type"] = "application/json"
     text = _CHERRYPY_MESSAGES.get(code, str(status).partition(" ")[2].lower())
+    if code == 400 and message and "requires a 'Host'" in message:
+        text = "the Host header is missing"  # as the router says it (HTTP/1.1 requires it)
     return orjson.dumps({"error": text})
 
 

@@ -588,3 +588,22 @@ def install(config: WebConfig) -> None:
         adapter.ssl_certificate = config.tls_cert
         adapter.ssl_private_key = config.tls_key
     adapter.httpserver = Server(adapter, config)
+
+
+def tls_problem(config: WebConfig) -> str | None:
+    """Why ``--tls-cert`` and ``--tls-key`` cannot serve HTTPS, or None."""
+    if (config.tls_cert is None) != (config.tls_key is None):
+        return "--tls-cert and --tls-key go together: give both, or neither"
+    if config.tls_cert is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        # An encrypted key is refused rather than prompted for: the service runs unattended.
+        context.load_cert_chain(config.tls_cert, config.tls_key, password=lambda: b"")
+    except (ssl.SSLError, OSError) as exc:
+        return (
+            f"cannot serve HTTPS with --tls-cert {config.tls_cert} and --tls-key "
+            f"{config.tls_key}: {exc} (the key must be PEM, unencrypted, and match the "
+            "certificate)"
+        )
+    return None

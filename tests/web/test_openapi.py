@@ -420,7 +420,7 @@ def raw_exchange(
     return int(lines[0].split()[1]), headers, body, time.monotonic() - started
 
 
-POST_HEAD = b"POST /tasks HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+POST_HEAD = b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 
 
 @pytest.mark.parametrize(
@@ -445,17 +445,19 @@ def test_an_oversized_body_gets_413_without_the_server_reading_it(service, head,
     ("chunks", "then_closed"),
     [
         pytest.param(
-            b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"zz\r\n{}\r\n0\r\n\r\nGET /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             True,
             id="size-not-hex",
         ),
         pytest.param(
-            b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: x\r\n\r\n", True, id="no-crlf-after-data"
+            b"3\r\nabcXYGET /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            True,
+            id="no-crlf-after-data",
         ),
         # cheroot reads a negative size as the last chunk: an empty body, then a new request
         pytest.param(b"-5\r\nabcde\r\n0\r\n\r\n", False, id="negative-size"),
         pytest.param(
-            b"-5\r\nGET /tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            b"-5\r\nGET /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
             True,
             id="negative-size-hides-a-request",
         ),
