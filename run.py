@@ -287,6 +287,15 @@ FLAGS = (
         metavar="SECONDS",
     ),
     Flag(
+        "--max-result-bytes",
+        "queue.max_result_bytes",
+        _positive_int,
+        queue_defaults.DEFAULT_MAX_RESULT_BYTES,
+        "largest result an action may return, as JSON; a bigger one fails the attempt, "
+        "which is retried like any failure",
+        metavar="BYTES",
+    ),
+    Flag(
         "--queues",
         "queue.queues",
         _queue_names,
