@@ -131,7 +131,14 @@ class RequestReader(StreamReader):
 
 class Connection(HTTPConnection):
     """A client connection: its reader honours the request deadline, and closing it
-    frees its client's slot."""
+    frees its client's slot.
+
+    Closed by a request thread (after an answer with ``Connection: close``), it is
+    not closed at once: what the client still sends (the rest of a body that was
+    refused) would make the kernel reset the connection, and a reset can destroy
+    the answer before the client reads it. It stops sending instead, and the
+    selector reads and ignores until the client closes, or for ``LINGER_SECONDS``.
+    """
 
     RequestHandlerClass = JsonErrorRequest
 
@@ -141,9 +148,20 @@ class Connection(HTTPConnection):
         self.pending = bytearray()  # the head of the next request, as far as it came
         self.deadline = 0.0  # when the selector gives up on it (monotonic seconds)
         self.on_close = None
+        self.linger_later = None  # while a request thread has it: the gatherer's method
 
     def close(self) -> None:
         release, self.on_close = self.on_close, None
+        linger_later, self.linger_later = self.linger_later, None
+        if linger_later is not None:
+            try:
+                self.rfile.close()
+                socket.socket.shutdown(self.socket, socket.SHUT_WR)
+            except OSError:
+                pass
+            else:
+                linger_later(self.socket, release)
+                return
         try:
             super().close()
         finally:
@@ -196,6 +214,8 @@ class Gatherer:
         self._selector.register(server.socket, selectors.EVENT_READ, _LISTENER)
         self._selector.register(self._wake_reader, selectors.EVENT_READ, _WAKE)
         self._returned: collections.deque[Connection] = collections.deque()
+        self._to_linger: collections.deque[_Closing] = collections.deque()
+        self._closed = False
         self._lock = threading.Lock()
         self._per_client: collections.Counter[str] = collections.Counter()
         self._open = 0
@@ -215,6 +235,16 @@ class Gatherer:
         self._returned.append(conn)
         self._wake()
 
+    def linger_later(self, sock: socket.socket, release) -> None:
+        """From a request thread: ``sock`` has stopped sending; read it until the client
+        closes (or ``LINGER_SECONDS``), then close it (see ``Connection``)."""
+        closing = _Closing(sock, time.monotonic() + LINGER_SECONDS, release)
+        if self._closed:
+            self._close_lingering(closing)
+            return
+        self._to_linger.append(closing)
+        self._wake()
+
     def run(self, expiration_interval: float) -> None:
         self._serving = True
         try:
@@ -229,11 +259,14 @@ class Gatherer:
             time.sleep(0.01)
 
     def close(self) -> None:
+        self._closed = True
         for key in list(self._selector.get_map().values()):
             if key.data is not _LISTENER and key.data is not _WAKE:
                 self._discard(key.data)
         while self._returned:
             self._returned.popleft().close()
+        while self._to_linger:
+            self._close_lingering(self._to_linger.popleft())
         self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
@@ -328,10 +361,9 @@ class Gatherer:
             if "http request" in str(exc).lower():
                 # Plain HTTP sent to the TLS port: say so, in plain HTTP.
                 answer = _raw_response("400 Bad Request", "this port speaks HTTPS only")
-                try:
-                    socket.socket.send(tls, answer)
-                except OSError:
-                    pass
+                closing = _Closing(tls, time.monotonic() + LINGER_SECONDS, handshake.release)
+                self._linger(closing, answer)
+                return
             tls.close()
             handshake.release()
             return
@@ -392,6 +424,7 @@ class Gatherer:
             self._selector.unregister(conn.socket)
         conn.rfile.start_request(bytes(conn.pending), conn.deadline)
         conn.pending = bytearray()
+        conn.linger_later = self.linger_later
         self.server.process_conn(conn)
 
     def _take_back(self) -> None:
@@ -400,9 +433,16 @@ class Gatherer:
                 pass
         except (BlockingIOError, InterruptedError):
             pass
+        while self._to_linger:
+            closing = self._to_linger.popleft()
+            try:
+                self._selector.register(closing.sock, selectors.EVENT_READ, closing)
+            except (ValueError, OSError):
+                self._close_lingering(closing)
         now = time.monotonic()
         while self._returned:
             conn = self._returned.popleft()
+            conn.linger_later = None
             leftover = conn.rfile.take_unread()
             conn.pending = bytearray(leftover)
             if leftover:
@@ -495,17 +535,18 @@ class Gatherer:
         """Send ``answer`` (first call) and stop sending; then, each time the socket is
         readable, read and ignore until the client closes, or until the deadline."""
         sock = closing.sock
+        # The socket's own methods, not TLS's: what is sent and read here is plain.
         if answer is not None:
             try:
-                sock.send(answer, socket.MSG_DONTWAIT)
-                sock.shutdown(socket.SHUT_WR)
+                socket.socket.send(sock, answer, socket.MSG_DONTWAIT)
+                socket.socket.shutdown(sock, socket.SHUT_WR)
                 self._selector.register(sock, selectors.EVENT_READ, closing)
                 return
             except OSError:
                 self._close_lingering(closing)
                 return
         try:
-            if sock.recv(RECV_BYTES, socket.MSG_DONTWAIT):
+            if socket.socket.recv(sock, RECV_BYTES, socket.MSG_DONTWAIT):
                 return
         except (BlockingIOError, InterruptedError):
             return
