@@ -147,3 +147,10 @@ def test_no_token_appears_in_the_log_or_in_any_answer(service, secrets):
         for answer in answers:
             assert secret.encode() not in answer.body
             assert all(secret not in value for value in answer.headers.values())
+
+
+def test_the_openapi_document_declares_the_bearer_scheme(service, secrets):
+    document = call(service, "GET", "/openapi.json", secret=secrets["read"]).json()
+    scheme = document["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert document["security"] == [{"bearer": []}]
