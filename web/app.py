@@ -23,7 +23,10 @@ from .routes import build_routes
 from .server import install
 from .tasks import TasksResource
 
-SOCKET_QUEUE_SIZE = 128
+# Connections the kernel holds until the selector accepts them. Past it, it drops a new
+# connection's handshake, and the client tries again a second later: a burst of
+# connections (a reconnecting pool, a flood of idle ones) must not cost that.
+SOCKET_QUEUE_SIZE = 1024
 
 logger = logging.getLogger("taskqueue.web")
 

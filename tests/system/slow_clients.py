@@ -12,11 +12,12 @@ loopback addresses are ever used, and everything stops by itself.
 seconds, from 127.0.0.1, and records each answer's latency (or its failure).
 
 Run as a script against a service already listening on 127.0.0.1:PORT, to measure:
-``python -m tests.system.slow_clients PORT [SECONDS]``.
+``python -m tests.system.slow_clients PORT --seconds 60`` (``--help`` for the rest).
 """
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import selectors
 import socket
@@ -227,13 +228,17 @@ def probe(
 
 
 def main(argv: list[str]) -> int:
-    port = int(argv[1])
-    seconds = float(argv[2]) if len(argv) > 2 else 20.0
-    interval = 0.05
-    with Attack(port) as attack:
+    parser = argparse.ArgumentParser(description="Slow and idle clients against 127.0.0.1:PORT")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to probe")
+    parser.add_argument("--interval", type=float, default=0.05, help="seconds between probes")
+    parser.add_argument("--idle", type=int, default=100, help="connections sending nothing")
+    parser.add_argument("--slow", type=int, default=100, help="connections sending slowly")
+    args = parser.parse_args(argv[1:])
+    with Attack(args.port, idle=args.idle, slow=args.slow) as attack:
         attack.all_open.wait(30)
         print(f"attack: {attack.stats.open_now} connections open", flush=True)
-        result = probe(port, seconds, interval)
+        result = probe(args.port, args.seconds, args.interval)
         print(f"attack: {attack.stats}")
     print(f"probes: {result.summary()}")
     print(f"failures (first 5): {result.failures[:5]}")

@@ -147,3 +147,60 @@ def test_connections_over_a_clients_cap_get_503_and_other_clients_are_served(
     finally:
         for sock in held:
             sock.close()
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server has closed ``sock`` (without sending anything)."""
+    try:
+        return sock.recv(1, socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_an_idle_connection_is_closed_after_the_idle_timeout(sqlite_url, start_service):
+    service = start_service(sqlite_url, "--idle-timeout", "1")
+    # A connection that never sends, and one kept alive after a request
+    silent = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+    kept = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    try:
+        kept.request("GET", "/tasks?limit=1")
+        response = kept.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("Connection") is None
+        wait_for(lambda: closed_by_server(silent), message="the silent connection to close")
+        wait_for(lambda: closed_by_server(kept.sock), message="the kept-alive one to close")
+    finally:
+        silent.close()
+        kept.close()
+
+
+def test_past_4096_connections_in_all_a_new_one_gets_503(sqlite_url, start_service):
+    # Given: no cap per client, and 4,096 connections held open
+    service = start_service(sqlite_url, "--max-client-connections", "0", "--idle-timeout", "120")
+    held = []
+    try:
+        for _ in range(4096):
+            held.append(socket.create_connection(("127.0.0.1", service.port), timeout=10))
+        # When: one more connects
+        extra = socket.create_connection(("127.0.0.1", service.port), timeout=10)
+        answer = b""
+        while chunk := extra.recv(65536):
+            answer += chunk
+        extra.close()
+        # Then: it is answered 503 and closed
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503 "), answer
+        assert orjson.loads(body) == {"error": "too many connections"}
+        # And: once connections close, new ones are served again
+        for sock in held[:10]:
+            sock.close()
+        del held[:10]
+        wait_for(
+            lambda: not probe(service.port, 0.01, 0.01).failures,
+            message="a POST to be served again",
+        )
+    finally:
+        for sock in held:
+            sock.close()
