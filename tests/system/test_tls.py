@@ -96,6 +96,20 @@ def test_https_accepts_tasks_and_plain_http_is_told_to_use_it(
         read = connection.getresponse()
         assert read.status == 200 and orjson.loads(read.read())["id"] == body["id"]
         assert connection.sock.version() in ("TLSv1.2", "TLSv1.3")
+        # A page of the service's own HTTPS origin is served; its HTTP twin is another origin
+        for origin, status in (
+            (f"https://127.0.0.1:{service.port}", 202),
+            (f"http://127.0.0.1:{service.port}", 403),
+        ):
+            connection.request(
+                "POST",
+                "/tasks",
+                b'{"action": "uppercase"}',
+                {"Content-Type": "application/json", "Origin": origin},
+            )
+            answer = connection.getresponse()
+            answer.read()
+            assert answer.status == status, origin
     finally:
         connection.close()
     # Plain HTTP to the HTTPS port gets a plain JSON 400 saying so
