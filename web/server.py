@@ -18,8 +18,8 @@ few seconds held all sixteen threads; forty that sent nothing, too. Here:
   reading a body stops at the same deadline. A connection with no request
   under way is closed after ``--idle-timeout``.
 - **A cap on connections per client address** (``--max-client-connections``)
-  and on connections in all (``MAX_CONNECTIONS``); a connection over either is
-  answered 503 and closed.
+  and on connections in all (``MAX_CONNECTIONS``, within the process's file
+  descriptor limit); a connection over either is answered 503 and closed.
 
 Written against cheroot 11.1.2 and CherryPy 18.10.0 (setup.py pins their
 ranges). It replaces cheroot's ``ConnectionManager`` (the object
@@ -34,6 +34,7 @@ import _pyio
 import collections
 import errno
 import logging
+import resource
 import selectors
 import socket
 import ssl
@@ -57,6 +58,25 @@ RECV_BYTES = 65536
 ACCEPTS_PER_WAKE = 64  # connections accepted in one turn of the selector loop at most
 LINGER_SECONDS = 1.0  # how long a refused connection is read (and ignored) before closing
 REFUSAL_LOG_INTERVAL_SECONDS = 10.0  # refused connections are logged at most this often
+ACCEPT_PAUSE_SECONDS = 0.5  # how long accepting pauses when no file descriptor is left
+RESERVED_DESCRIPTORS = 256  # for the database, log files and the rest of the process
+
+
+def connection_budget() -> int:
+    """How many connections may be open at once: ``MAX_CONNECTIONS``, within the process's
+    file descriptor limit (whose soft value is raised to the hard one if that helps)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_CONNECTIONS + RESERVED_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(16, min(MAX_CONNECTIONS, soft - RESERVED_DESCRIPTORS))
 
 
 def _raw_response(status: str, message: str) -> bytes:
@@ -206,6 +226,8 @@ class Gatherer:
         self._request_timeout = config.request_timeout_seconds
         self._idle_timeout = config.idle_timeout_seconds
         self._per_client_cap = config.max_client_connections
+        self._max_connections = connection_budget()
+        self._accept_paused_until = 0.0
         self._selector = selectors.DefaultSelector()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -228,7 +250,7 @@ class Gatherer:
 
     @property
     def can_add_keepalive_connection(self) -> bool:
-        return self._open < MAX_CONNECTIONS
+        return self._open < self._max_connections
 
     def put(self, conn: Connection) -> None:
         """From a request thread, after a response on a connection kept alive."""
@@ -299,6 +321,9 @@ class Gatherer:
                 else:
                     self._linger(key.data)
             now = time.monotonic()
+            if self._accept_paused_until and now >= self._accept_paused_until:
+                self._accept_paused_until = 0.0
+                self._selector.register(self.server.socket, selectors.EVENT_READ, _LISTENER)
             if now >= next_expiry:
                 self._expire(now)
                 next_expiry = now + expiration_interval
@@ -311,7 +336,11 @@ class Gatherer:
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # The listener stays readable: stop watching it for a moment rather
+                    # than spin (and log) until a descriptor is free again.
                     logger.warning("cannot accept connections: %s", exc.strerror)
+                    self._selector.unregister(self.server.socket)
+                    self._accept_paused_until = time.monotonic() + ACCEPT_PAUSE_SECONDS
                 return
             client = address[0] if isinstance(address, tuple) else "local"
             if not self._admit(client):
@@ -480,7 +509,7 @@ class Gatherer:
     def _admit(self, client: str) -> bool:
         with self._lock:
             over_cap = self._per_client_cap and self._per_client[client] >= self._per_client_cap
-            if over_cap or self._open >= MAX_CONNECTIONS:
+            if over_cap or self._open >= self._max_connections:
                 return False
             self._per_client[client] += 1
             self._open += 1
@@ -503,14 +532,14 @@ class Gatherer:
                 self._refused,
                 client,
                 self._per_client_cap,
-                MAX_CONNECTIONS,
+                self._max_connections,
             )
             self._refusal_logged_at = now
             self._refused = 0
         if self.server.ssl_adapter is not None:
             sock.close()  # no HTTP can be spoken before the TLS handshake
             return
-        if self._open < MAX_CONNECTIONS:
+        if self._open < self._max_connections:
             message = "too many connections from this client"
         else:
             message = "too many connections"
