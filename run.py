@@ -79,6 +79,7 @@ class Settings:
     log_sql: bool = False
     actions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # what the settings themselves look wrong about
+    token: tuple[str, web.Role] | None = None  # the token command's NAME and ROLE
 
 
 def _positive_int(text: str) -> int:
@@ -150,6 +151,37 @@ def _boolean(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
 
 
+def _token_file(text: str) -> web.TokenTable:
+    try:
+        return web.load_tokens(text)
+    except web.TokenFileError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip() for origin in text.split(",") if origin.strip())
+    for origin in origins:
+        try:
+            web.parse_origin(origin)
+        except web.BadOrigin as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return origins
+
+
+def _host_names(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        if any(c in name for c in " /\\@?#") or name.count(":") == 1:
+            raise argparse.ArgumentTypeError(f"a host name without a port, got {name!r}")
+    return names
+
+
+def _readable_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return text
+
+
 @dataclass(frozen=True)
 class Flag:
     """One setting: its flag, where it goes in ``Settings``, its type, default and help."""
@@ -161,6 +193,7 @@ class Flag:
     help: str
     shown_default: str | None = None  # how --help shows the default, when not str(default)
     metavar: str | None = None
+    switch: bool = False  # given alone (--flag) for True; its variable takes true or false
 
     @property
     def variable(self) -> str:
@@ -254,6 +287,15 @@ FLAGS = (
         metavar="SECONDS",
     ),
     Flag(
+        "--max-result-bytes",
+        "queue.max_result_bytes",
+        _positive_int,
+        queue_defaults.DEFAULT_MAX_RESULT_BYTES,
+        "largest result an action may return, as JSON; a bigger one fails the attempt, "
+        "which is retried like any failure",
+        metavar="BYTES",
+    ),
+    Flag(
         "--queues",
         "queue.queues",
         _queue_names,
@@ -318,6 +360,98 @@ FLAGS = (
         metavar="BYTES",
     ),
     Flag(
+        "--request-timeout",
+        "web.request_timeout_seconds",
+        _positive_float,
+        web.DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        "seconds from a request's first byte until its headers and body are all received; "
+        "a slower client gets 408 and is disconnected",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--idle-timeout",
+        "web.idle_timeout_seconds",
+        _positive_float,
+        web.DEFAULT_IDLE_TIMEOUT_SECONDS,
+        "seconds a connection with no request under way stays open",
+        metavar="SECONDS",
+    ),
+    Flag(
+        "--max-client-connections",
+        "web.max_client_connections",
+        _non_negative_int,
+        web.DEFAULT_MAX_CLIENT_CONNECTIONS,
+        "connections one client address may hold open at once (past it: 503 and closed); 0: no cap",
+        metavar="N",
+    ),
+    Flag(
+        "--token-file",
+        "web.tokens",
+        _token_file,
+        None,
+        "file of the tokens that may call, one 'NAME ROLE SHA256-OF-SECRET' a line "
+        "(run.py token NAME ROLE makes one); roles: read, write, admin",
+        shown_default="none: only clients on this machine",
+        metavar="PATH",
+    ),
+    Flag(
+        "--insecure-no-auth",
+        "web.insecure_no_auth",
+        _boolean,
+        False,
+        "serve every client without a token, even on a --host other machines reach "
+        "(warned about at start)",
+        shown_default="off",
+        switch=True,
+    ),
+    Flag(
+        "--metrics-public",
+        "web.metrics_public",
+        _boolean,
+        False,
+        "serve /metrics without a token",
+        shown_default="off",
+        switch=True,
+    ),
+    Flag(
+        "--allow-origin",
+        "web.allow_origins",
+        _origins,
+        (),
+        "comma-separated web origins (https://host[:port]) whose pages may call the API "
+        "from a browser, with CORS; any other origin gets 403",
+        shown_default="only the service's own",
+        metavar="ORIGINS",
+    ),
+    Flag(
+        "--allow-host",
+        "web.allow_hosts",
+        _host_names,
+        (),
+        "comma-separated Host names accepted while listening on loopback, besides "
+        "localhost, 127.0.0.1 and [::1]; any other gets 421",
+        shown_default="none",
+        metavar="NAMES",
+    ),
+    Flag(
+        "--tls-cert",
+        "web.tls_cert",
+        _readable_file,
+        None,
+        "PEM certificate (chain) file: serve HTTPS (with --tls-key)",
+        shown_default="none: plain HTTP",
+        metavar="PATH",
+    ),
+    Flag(
+        "--tls-key",
+        "web.tls_key",
+        _readable_file,
+        None,
+        "PEM private key file of --tls-cert",
+        shown_default="none",
+        metavar="PATH",
+    ),
+    Flag(
         "--max-queued",
         "intake.max_queued",
         _positive_int,
@@ -366,12 +500,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["serve", "migrate"],
+        choices=["serve", "migrate", "token"],
         default="serve",
-        help="serve the API (default), or run the migrations alone and exit",
+        help="serve the API (default); run the migrations alone and exit; or 'token NAME "
+        "ROLE': print a new token's secret and its line for --token-file",
     )
+    parser.add_argument("token_args", nargs="*", metavar="NAME ROLE", help=argparse.SUPPRESS)
     for flag in FLAGS:
         shown = flag.shown_default if flag.shown_default is not None else flag.default
+        if flag.switch:
+            parser.add_argument(
+                flag.flag,
+                action="store_const",
+                const=True,
+                default=None,
+                help=f"{flag.help} (default: {shown})",
+            )
+            continue
         parser.add_argument(
             flag.flag,
             type=flag.kind,
@@ -400,6 +545,17 @@ def settings_from(argv: list[str] | None, environ: Mapping[str, str]) -> Setting
     variable."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    token = None
+    if args.command == "token":
+        if len(args.token_args) != 2:
+            parser.error("usage: run.py token NAME ROLE (ROLE: read, write or admin)")
+        name, role_text = args.token_args
+        try:
+            token = (web.check_token_name(name), web.parse_role(role_text))
+        except ValueError as exc:
+            parser.error(f"token: {exc}")
+    elif args.token_args:
+        parser.error(f"unrecognized arguments: {' '.join(args.token_args)}")
     values: dict[str, Any] = {}
     for flag in FLAGS:
         given = getattr(args, flag.flag.lstrip("-").replace("-", "_"))
@@ -413,16 +569,26 @@ def settings_from(argv: list[str] | None, environ: Mapping[str, str]) -> Setting
         actions = tuple(args.actions)
     else:
         actions = tuple(m for m in environ.get(ACTIONS_VARIABLE, "").split(",") if m)
+    web_config = web.WebConfig(**_section(values, "web"))
+    warnings = _unknown_variables(environ)
+    if args.command == "serve":
+        problem = web.exposure_problem(web_config) or web.tls_problem(web_config)
+        if problem is not None:
+            raise UsageError(problem)
+        warning = web.exposure_warning(web_config)
+        if warning is not None:
+            warnings.append(warning)
     return Settings(
         command=args.command,
         db_url=values["db_url"],
         queue=actors.QueueConfig(**_section(values, "queue")),
         intake=models.IntakeConfig(**_section(values, "intake")),
-        web=web.WebConfig(**_section(values, "web")),
+        web=web_config,
         log_level=values["log_level"],
         log_sql=values["log_sql"],
         actions=actions,
-        warnings=tuple(_unknown_variables(environ)),
+        warnings=tuple(warnings),
+        token=token,
     )
 
 
@@ -546,8 +712,9 @@ def serve(settings: Settings, store: models.Store) -> int:
             # whatever runs now is taken back at the next start.
             logger.warning("second signal: exiting now")
             os._exit(0)
-        logger.info("stopping signal=%s", signal.Signals(signum).name)
+        # Set before the log line: a second signal may arrive while it is written.
         stop_requested.set()
+        logger.info("stopping signal=%s", signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -572,12 +739,27 @@ def serve(settings: Settings, store: models.Store) -> int:
     return 0
 
 
+def print_token(name: str, role: web.Role) -> int:
+    """``run.py token NAME ROLE``: a new secret, and its line for the token file."""
+    secret, line = web.new_token(name, role)
+    print(f"secret: {secret}")
+    print(f"line:   {line}")
+    print(
+        "Give the secret to the client, which sends it as 'Authorization: Bearer <secret>'; "
+        "it is stored nowhere and cannot be shown again. Add the line to the file given "
+        "to --token-file (it holds only the secret's SHA-256) and restart the service."
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from(argv, os.environ)
     except UsageError as exc:
         print(f"run.py: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if settings.command == "token":
+        return print_token(*settings.token)
     setup_logging(settings)
     for warning in settings.warnings:
         logger.warning("%s", warning)

@@ -13,7 +13,10 @@ setup(
     py_modules=["run"],
     install_requires=[
         "pykka>=4.0",
-        "cherrypy>=18.8",
+        # web/server.py replaces cheroot's connection manager and subclasses its
+        # connection and CherryPy's WSGI server, as written for these releases.
+        "cherrypy>=18.10,<19",
+        "cheroot>=11.1,<12",
         "peewee>=3.17",
         "orjson>=3.9",
         "psycopg2-binary>=2.9",
@@ -25,6 +28,7 @@ setup(
             "pytest-timeout>=2.2",
             "hypothesis>=6.100",
             "schemathesis>=4.0",  # tests/web/test_openapi.py uses the 4.x Python API
+            "cryptography>=42",  # tests/system/test_tls.py makes a self-signed certificate
             # Exact: another ruff release may format differently, and CI checks the format.
             "ruff==0.17.6",
             # tests/dashboard drive Debian's chromium (apt, see .ci/run) with it; Playwright's

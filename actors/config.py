@@ -17,6 +17,7 @@ DEFAULT_POLL_INTERVAL_SECONDS = 0.5  # fallback for due retries and for other no
 DEFAULT_RESCUE_INTERVAL_SECONDS = 1.0
 DEFAULT_SHUTDOWN_TIMEOUT_SECONDS = 10.0  # how long a stop waits for running tasks
 DEFAULT_TASK_TIMEOUT_SECONDS = 900.0  # how long one attempt may run; 0: no limit
+DEFAULT_MAX_RESULT_BYTES = 1024 * 1024  # an action's result, as JSON; a bigger one fails
 HEALTH_CHECK_INTERVAL_SECONDS = 1.0  # how often the supervisor looks for silently dead workers
 LEADER_RENEW_SECONDS = 2.0  # how often the leader renews its lease, and others try to take it
 LEADER_LEASE_SECONDS = 10.0  # a leader lease row not renewed for this long may be taken over
@@ -49,6 +50,7 @@ class QueueConfig:
     rescue_interval_seconds: float = DEFAULT_RESCUE_INTERVAL_SECONDS
     shutdown_timeout_seconds: float = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS
     task_timeout_seconds: float = DEFAULT_TASK_TIMEOUT_SECONDS  # 0: no limit
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     queues: tuple[str, ...] | None = None  # the queues this node serves; None: all of them
     unknown_actions: UnknownActions = UnknownActions.PROCESS
     owner: str = field(default_factory=process_identity)

@@ -36,6 +36,11 @@ class WorkerCrashed(Exception):
         self.traceback = traceback
 
 
+class ResultTooLarge(Exception):
+    """An action returned more than ``--max-result-bytes`` of JSON: a failed attempt,
+    retried like any other, so that no stored row and no listing grows without bound."""
+
+
 class _NoCrashTracebacks(logging.Filter):
     """Pykka logs the traceback of an exception that stops an actor. A worker's
     crash is already one ``worker restarted`` line with the error, and the
@@ -158,7 +163,13 @@ class Worker(pykka.ThreadingActor):
                 result = action.function(task.data, context)
             else:
                 result = action.function(task.data)
-            result_json = orjson.dumps(result).decode()
+            encoded = orjson.dumps(result)
+            if len(encoded) > self._config.max_result_bytes:
+                raise ResultTooLarge(
+                    f"the result is {len(encoded)} bytes as JSON, over the limit of "
+                    f"{self._config.max_result_bytes} (--max-result-bytes)"
+                )
+            result_json = encoded.decode()
         except Exception as exc:  # noqa: BLE001 - any error of an action is a failed attempt
             self._running = None  # reported as an outcome: a later crash is not about it
             failure = failure_of(exc, skip_frames=_OWN_FRAMES)

@@ -46,7 +46,7 @@ python -m bench.hotspots bench/results/profile/drain.txt
 
 `--db` picks the storages: `sqlite` (the default), `postgresql`, or `all`.
 Each has its own scenarios and peers: on SQLite enqueue, bulk, drain, e2e,
-scale and mix against Huey and Celery; on PostgreSQL enqueue, bulk, drain
+scale, mix and slow against Huey and Celery; on PostgreSQL enqueue, bulk, drain
 (one node), drain2 (two nodes), e2e2 (two nodes), scale and mix against
 procrastinate and Celery. Both add the `physical` stack, the storage's own
 limit. `--only` and `--stacks` narrow either set (a stack runs only where it
@@ -213,6 +213,18 @@ returned): how long an outcome waits for its commit after the action ended.
 "One commit" is the median of 50 single-row durable commits by a plain
 connection on the same storage, measured just before; the target is 10 ms
 plus that.
+
+**6b. Slow and idle clients (`slow`, ours only, SQLite).** Our service with
+its defaults (16 HTTP threads). `bench/slow_clients.py` holds 200
+connections open from eight loopback addresses (127.0.0.2–9): 100 that send
+nothing, 100 that send `POST /tasks` and then one header line every 5 s,
+each opened again as soon as the server closes it (at `--idle-timeout` or
+`--request-timeout`), so 200 stay open throughout. Meanwhile one client
+POSTs a task every 50 ms from 127.0.0.1, each on a new connection with a
+5 s timeout, for {s.slow_seconds:g} s: the share answered 202 and their
+latency. Before issue 12, 16 such connections stopped the service (0 of 6
+POSTs answered in 30 s). The peers' fronts are stock CherryPy, which 16
+slow clients stop the same way, so they are not run.
 
 **7. Physical reference (`physical`).** The same work with no HTTP, no
 actors and no ORM: a script (`bench/physical.py`) with `sqlite3` or

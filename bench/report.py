@@ -148,6 +148,15 @@ def _mix(sizes: Sizes) -> list[Metric]:
     ]
 
 
+def _slow() -> list[Metric]:
+    what = "POST while 200 slow and idle connections are held"
+    return [
+        Metric("slow_answered_pct", f"{what}: answered", "%", HIGHER, 100, digits=1),
+        Metric("slow_p50_ms", f"{what}, p50", "ms", LOWER, digits=1),
+        Metric("slow_p99_ms", f"{what}, p99", "ms", LOWER, 100, digits=1),
+    ]
+
+
 def metrics(sizes: Sizes, db: str = "sqlite") -> list[Metric]:
     rate = f"{sizes.e2e_rate:g}/s"
     if db == "postgresql":
@@ -169,7 +178,8 @@ def metrics(sizes: Sizes, db: str = "sqlite") -> list[Metric]:
             Metric("e2e_p99_ms", f"end to end at {rate}, p99", "ms", LOWER, 30, digits=1),
             Metric("e2e_p999_ms", f"end to end at {rate}, p99.9", "ms", LOWER, digits=1),
         ]
-    return [*_common(sizes, db), *middle, *_scale(sizes), *_mix(sizes)]
+    slow = [] if db == "postgresql" else _slow()
+    return [*_common(sizes, db), *middle, *_scale(sizes), *_mix(sizes), *slow]
 
 
 def _value(results: Results, db: str, stack: str, key: str) -> float | None:

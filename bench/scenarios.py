@@ -33,10 +33,10 @@ DRAIN_POLL_SECONDS = 0.01
 DRAIN_MIN_RATE = 50  # tasks/s: the drain gives up after backlog / this + a minute
 E2E_GRACE_SECONDS = 30.0  # how long after the last POST a completion may still come
 WARMUP_TIMEOUT_SECONDS = 30.0
-SCENARIOS = ("enqueue", "bulk", "drain", "drain2", "e2e", "e2e2", "scale", "mix")
+SCENARIOS = ("enqueue", "bulk", "drain", "drain2", "e2e", "e2e2", "scale", "mix", "slow")
 # What a run does by default on each storage, and with which stacks (in table order).
 DEFAULT_SCENARIOS = {
-    "sqlite": ("enqueue", "bulk", "drain", "e2e", "scale", "mix"),
+    "sqlite": ("enqueue", "bulk", "drain", "e2e", "scale", "mix", "slow"),
     "postgresql": ("enqueue", "bulk", "drain", "drain2", "e2e2", "scale", "mix"),
 }
 DEFAULT_STACKS = {
@@ -45,7 +45,7 @@ DEFAULT_STACKS = {
 }
 DATABASES = tuple(DEFAULT_SCENARIOS)
 NODES = {"drain2": 2, "e2e2": 2}  # scenarios with two nodes on one database
-OURS_ONLY = ("scale", "mix")
+OURS_ONLY = ("scale", "mix", "slow")
 PHYSICAL_SCENARIOS = ("enqueue", "bulk", "drain", "drain2")
 
 
@@ -66,6 +66,7 @@ class Sizes:
     warmup_seconds: float
     mix_rate: float  # tasks/s offered in the commit-latency mix
     mix_seconds: float
+    slow_seconds: float  # how long legitimate POSTs are timed while the attack holds on
 
 
 FULL = Sizes(
@@ -84,6 +85,7 @@ FULL = Sizes(
     warmup_seconds=1,
     mix_rate=40,
     mix_seconds=20,
+    slow_seconds=60,
 )
 QUICK = Sizes(
     enqueue_seconds=2,
@@ -101,6 +103,7 @@ QUICK = Sizes(
     warmup_seconds=0,
     mix_rate=40,
     mix_seconds=2,
+    slow_seconds=5,
 )
 
 
@@ -460,6 +463,39 @@ def scale(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
     return metrics
 
 
+SLOW_IDLE = 100  # connections that send nothing
+SLOW_SLOW = 100  # connections that send a header line every 5 s
+SLOW_PROBE_INTERVAL_SECONDS = 0.05
+
+
+def slow(ctx: Context, stack_cls: type[Stack]) -> dict[str, float]:
+    """Slow and idle clients (issue 12): 200 connections held open from eight loopback
+    addresses (100 sending nothing, 100 a header line every 5 s, each reopened when the
+    server closes it) while one client POSTs a task every 50 ms on a new connection:
+    how many of its POSTs are answered, and how fast."""
+    from bench.slow_clients import Attack, probe
+
+    stack = ctx.stack(stack_cls, "slow")
+    try:
+        stack.start(None)
+        port = int(stack.base_url.rsplit(":", 1)[1])
+        with Attack(port, idle=SLOW_IDLE, slow=SLOW_SLOW) as attack:
+            if not attack.all_open.wait(30):
+                raise RuntimeError(f"only {attack.stats.open_now} attack connections opened")
+            result = probe(port, ctx.sizes.slow_seconds, SLOW_PROBE_INTERVAL_SECONDS)
+            held = attack.stats.open_now
+    finally:
+        stack.stop()
+    sent = len(result.latencies_ms) + len(result.failures)
+    return {
+        "slow_p50_ms": result.percentile(0.5),
+        "slow_p99_ms": result.percentile(0.99),
+        "slow_answered_pct": 100.0 * len(result.latencies_ms) / max(1, sent),
+        "slow_errors": float(len(result.failures)),
+        "slow_held": float(held),
+    }
+
+
 RUNNERS: dict[str, Callable[[Context, type[Stack]], dict[str, float]]] = {
     "enqueue": enqueue,
     "bulk": bulk,
@@ -468,6 +504,7 @@ RUNNERS: dict[str, Callable[[Context, type[Stack]], dict[str, float]]] = {
     "e2e": e2e,
     "e2e2": functools.partial(e2e, nodes=2),
     "scale": scale,
+    "slow": slow,
 }
 
 

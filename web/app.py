@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import cherrypy
 import pykka
-from cherrypy import _cplogging
+from cherrypy import _cplogging, _cprequest
 
 import actors
 import models
 
+from .access import Gate
 from .actions import ActionsResource
 from .config import WebConfig
 from .control import ControlResource
@@ -16,14 +19,19 @@ from .docs import DocsResource
 from .errors import json_error_page, json_unexpected_error
 from .health import HealthResource, Liveness
 from .history import HistoryResource
-from .protocol_errors import use_json_protocol_errors
 from .queues import QueuesResource
 from .router import Router
 from .routes import build_routes
+from .server import install
 from .tasks import TasksResource
 from .waiting import Waiters
 
-SOCKET_QUEUE_SIZE = 128
+# Connections the kernel holds until the selector accepts them. Past it, it drops a new
+# connection's handshake, and the client tries again a second later: a burst of
+# connections (a reconnecting pool, a flood of idle ones) must not cost that.
+SOCKET_QUEUE_SIZE = 1024
+
+logger = logging.getLogger("taskqueue.web")
 
 
 def build_app(
@@ -51,8 +59,15 @@ def build_app(
             HistoryResource(store, queue_config),
             HealthResource(store, liveness or _alive_always(config)),
             DocsResource(config),
-        )
+        ),
+        guard=Gate(config),
     )
+    if config.tokens is not None:
+        logger.info(
+            "access by token tokens=%d file=%s", len(config.tokens.tokens), config.tokens.path
+        )
+    elif not config.insecure_no_auth:
+        logger.info("access without tokens: loopback clients only")
     app_config = {
         "/": {
             "request.dispatch": router,
@@ -72,6 +87,7 @@ def build_app(
         },
     }
     app = cherrypy.Application(None, "", app_config)
+    app.request_class = _JsonErrorsRequest
     app.log = _NoAccessLog(id(app), cherrypy.log.logger_root)
     return app
 
@@ -79,6 +95,15 @@ def build_app(
 def _alive_always(config: WebConfig) -> Liveness:
     """For an app built without a supervisor to watch (tests of the web layer alone)."""
     return Liveness(lambda: True, lambda: False, lambda: 0, config.max_abandoned_threads)
+
+
+class _JsonErrorsRequest(_cprequest.Request):
+    """CherryPy's request, whose errors are JSON without a traceback even before the
+    app's config applies to it: CherryPy refuses an HTTP/1.1 request without ``Host``
+    while it reads the headers, and answered that with its HTML page and a traceback."""
+
+    error_page = {"default": json_error_page}
+    show_tracebacks = False
 
 
 class _NoAccessLog(_cplogging.LogManager):
@@ -111,16 +136,17 @@ def start_server(app: cherrypy.Application, config: WebConfig | None = None) -> 
             "server.socket_port": config.port,
             "server.thread_pool": config.threads,
             "server.socket_queue_size": SOCKET_QUEUE_SIZE,
-            "server.max_request_body_size": 0,  # the handler enforces the limit, as JSON
+            # CherryPy's own checks are off: the server (web/server.py) and the handlers
+            # enforce the limits, and answer in JSON.
+            "server.max_request_body_size": 0,
+            "server.socket_timeout": config.idle_timeout_seconds,
             "engine.autoreload.on": False,
             "checker.on": False,
             "log.screen": False,
             "environment": "production",
         }
     )
-    server = cherrypy.server
-    server.httpserver, server.bind_addr = server.httpserver_from_self()
-    use_json_protocol_errors(server.httpserver)
+    install(config)
     try:
         cherrypy.engine.start()
     except Exception as exc:  # noqa: BLE001 - e.g. the port is taken: CherryPy has logged why

@@ -24,11 +24,16 @@ class IdempotencyMismatch(models.TaskQueueError):
     """An idempotency key comes back with a different request than it was first used for."""
 
 
+class RequestTimeout(models.TaskQueueError):
+    """The body did not arrive before the request's deadline (``--request-timeout``)."""
+
+
 STATUS_BY_ERROR: dict[type[models.TaskQueueError], int] = {
     models.InvalidInput: 400,
     models.TaskNotFound: 404,
     models.Conflict: 409,
     IdempotencyMismatch: 422,
+    RequestTimeout: 408,
     models.PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     models.Unavailable: 503,
@@ -37,6 +42,7 @@ STATUS_BY_ERROR: dict[type[models.TaskQueueError], int] = {
 # Messages for the errors CherryPy itself may still raise, by status.
 _CHERRYPY_MESSAGES = {
     400: "bad request",
+    408: "request timeout",
     404: "not found",
     405: "method not allowed",
     411: "length required",
@@ -51,7 +57,7 @@ def respond_with_error(error: models.TaskQueueError) -> bytes:
     response = cherrypy.serving.response
     if isinstance(error, models.Unavailable):
         response.headers["Retry-After"] = str(error.retry_in_seconds)
-    if isinstance(error, models.PayloadTooLarge):
+    if isinstance(error, models.PayloadTooLarge | RequestTimeout):
         # The rest of the body was never read: the connection cannot be reused.
         response.headers["Connection"] = "close"
     return json_error(STATUS_BY_ERROR.get(type(error), 500), str(error))
@@ -80,6 +86,8 @@ def json_error_page(status: str, message: str, traceback: str, version: str) -> 
     code = int(str(status).split()[0])
     cherrypy.serving.response.headers["Content-Type"] = "application/json"
     text = _CHERRYPY_MESSAGES.get(code, str(status).partition(" ")[2].lower())
+    if code == 400 and message and "requires a 'Host'" in message:
+        text = "the Host header is missing"  # as the router says it (HTTP/1.1 requires it)
     return orjson.dumps({"error": text})
 
 

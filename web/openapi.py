@@ -9,6 +9,15 @@ from .schemas import QUEUE_NAME_SCHEMA, STATUS_SCHEMA, ref, schemas
 from .validation import MAX_BATCH_TASKS, MAX_LIST_LIMIT
 
 UNAVAILABLE = "Database unavailable; see Retry-After"
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token of --token-file, sent as 'Authorization: Bearer <secret>'. "
+        "Roles: read (GET), write (read, and POST /tasks), admin (everything). A missing "
+        "or wrong token is a 401 with WWW-Authenticate; a role too low, a 403.",
+    }
+}
 
 
 def _body(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -353,5 +362,8 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": schemas()},
+        "components": {"schemas": schemas(), "securitySchemes": SECURITY_SCHEMES},
+        # Every operation, unless it says otherwise; a service without --token-file
+        # serves its own machine's clients without one (README, "Security").
+        "security": [{"bearer": []}],
     }

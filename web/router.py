@@ -9,6 +9,10 @@ JSON 404; its path matched but not its method gets a JSON 405 with
 A handler is called as ``handler(query, **path_params)`` and returns the
 body as bytes; ``query`` maps each query parameter to the list of its
 values, decoded as UTF-8 (a query string that is not is a 400).
+
+Each route names the least ``Role`` that may call it and its ``Exposure``: who
+may call it without a token at all. The ``guard`` given to the router (the
+``access.Gate``) checks both before the handler runs, and may answer instead.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from urllib.parse import parse_qs
 
 import cherrypy
@@ -35,6 +40,21 @@ class Role(StrEnum):
     WRITE = "write"  # read, and queue tasks
     ADMIN = "admin"  # everything: cancel, retry, pause, schedules
 
+    def covers(self, needed: Role) -> bool:
+        """Whether a caller with this role may call a route that needs ``needed``."""
+        return _ROLE_ORDER.index(self) >= _ROLE_ORDER.index(needed)
+
+
+_ROLE_ORDER = (Role.READ, Role.WRITE, Role.ADMIN)
+
+
+class Exposure(StrEnum):
+    """Who may call a route without a token."""
+
+    TOKEN = "token"  # nobody: a caller of the route's role (the default)
+    PUBLIC = "public"  # anyone (health checks: /healthz, /readyz)
+    METRICS = "metrics"  # anyone under --metrics-public, else like TOKEN (/metrics)
+
 
 @dataclass(frozen=True)
 class Route:
@@ -43,13 +63,19 @@ class Route:
     handler: Handler
     role: Role = Role.READ  # the least role that may call it
     params: tuple[str, ...] = ()  # the query parameters it knows; any other is a 400
-    public: bool = False  # open to anyone, without a token (the health probes)
+    exposure: Exposure = Exposure.TOKEN
+
+
+# The guard: (request, route or None, the path's routes by method or None) → None to go
+# on, or a handler that answers instead.
+Guard = Callable[[Any, "Route | None", "dict[str, Route] | None"], "Handler | None"]
 
 
 class Router:
     """Finds the route of each request; written for speed (the dispatcher runs on every one)."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route], guard: Guard | None = None) -> None:
+        self._guard = guard
         # Literal paths are one dict lookup; patterns are tried in table order.
         self._literal: dict[tuple[str, ...], dict[str, Route]] = {}
         self._patterns: list[tuple[tuple[str, ...], dict[str, Route]]] = []
@@ -79,10 +105,15 @@ class Router:
                 if params is not None:
                     methods = candidate
                     break
+        route = None if methods is None else methods.get(request.method)
+        if self._guard is not None:
+            answer = self._guard(request, route, methods)
+            if answer is not None:
+                request.handler = answer
+                return
         if methods is None:
             request.handler = _not_found
             return
-        route = methods.get(request.method)
         if route is None:
             request.handler = _MethodNotAllowed(methods)
             return

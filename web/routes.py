@@ -10,8 +10,22 @@ from .health import HealthResource
 from .history import HistoryResource
 from .listing import LIST_PARAMS
 from .queues import QueuesResource
-from .router import Role, Route
+from .router import Exposure, Role, Route
 from .tasks import TasksResource
+
+DASHBOARD_FILES = (
+    "dashboard.css",
+    "favicon.svg",
+    "app.js",
+    "api.js",
+    "ui.js",
+    "chart.js",
+    "overview.js",
+    "tasks.js",
+    "task.js",
+    "queues.js",
+    "dead-letters.js",
+)
 
 
 def build_routes(
@@ -41,22 +55,19 @@ def build_routes(
         Route("GET", "/nodes", history.nodes),
         Route("GET", "/stats", history.stats),
         Route("GET", "/dead-letters", history.dead_letters),
-        Route("GET", "/healthz", health.healthz, public=True),
-        Route("GET", "/readyz", health.readyz, public=True),
-        Route("GET", "/metrics", health.metrics),
+        Route("GET", "/healthz", health.healthz, exposure=Exposure.PUBLIC),
+        Route("GET", "/readyz", health.readyz, exposure=Exposure.PUBLIC),
+        Route("GET", "/metrics", health.metrics, exposure=Exposure.METRICS),
         Route("GET", "/openapi.json", docs.openapi),
-        # The dashboard: one route per file of web/dashboard/ (any other path is a JSON 404)
-        Route("GET", "/", dashboard.file("index.html"), Role.READ),
-        Route("GET", "/dashboard", dashboard.file("index.html"), Role.READ),
-        Route("GET", "/dashboard/dashboard.css", dashboard.file("dashboard.css"), Role.READ),
-        Route("GET", "/dashboard/favicon.svg", dashboard.file("favicon.svg"), Role.READ),
-        Route("GET", "/dashboard/app.js", dashboard.file("app.js"), Role.READ),
-        Route("GET", "/dashboard/api.js", dashboard.file("api.js"), Role.READ),
-        Route("GET", "/dashboard/ui.js", dashboard.file("ui.js"), Role.READ),
-        Route("GET", "/dashboard/chart.js", dashboard.file("chart.js"), Role.READ),
-        Route("GET", "/dashboard/overview.js", dashboard.file("overview.js"), Role.READ),
-        Route("GET", "/dashboard/tasks.js", dashboard.file("tasks.js"), Role.READ),
-        Route("GET", "/dashboard/task.js", dashboard.file("task.js"), Role.READ),
-        Route("GET", "/dashboard/queues.js", dashboard.file("queues.js"), Role.READ),
-        Route("GET", "/dashboard/dead-letters.js", dashboard.file("dead-letters.js"), Role.READ),
+        # The dashboard: one route per file of web/dashboard/ (any other path is a JSON
+        # 404). Open to anyone: the files hold no data, and a page must load before it
+        # can ask for a token (every API call it makes then needs one).
+        *(
+            Route("GET", path, dashboard.file(name), exposure=Exposure.PUBLIC)
+            for path, name in [
+                ("/", "index.html"),
+                ("/dashboard", "index.html"),
+                *((f"/dashboard/{name}", name) for name in DASHBOARD_FILES),
+            ]
+        ),
     ]

@@ -28,9 +28,9 @@ def raw_exchange(port: int, request: bytes) -> tuple[bytes, dict[str, str], byte
 
 
 MALFORMED = [
-    (b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
+    (b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n", "Content-Length"),
     (b"GARBAGE\r\n\r\n", "Request-Line"),
-    (b"GET /tasks HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", "header"),
+    (b"GET /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n", "header"),
 ]
 
 
@@ -50,7 +50,7 @@ def test_the_service_still_serves_right_after_malformed_requests(service):
     # When: a well-formed request follows
     status, headers, body = raw_exchange(
         service.port,
-        b"GET /tasks?limit=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /tasks?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
     )
     # Then: it is served, and none of them stored a task
     assert status.startswith(b"HTTP/1.1 200")
