@@ -29,6 +29,7 @@ from .maintenance import (
     Rescuer,
     Sampler,
     Stager,
+    start_upkeep,
 )
 from .messages import (
     AbandonedThreads,
@@ -177,7 +178,8 @@ class Supervisor(pykka.ThreadingActor):
             self._store, config.heartbeat_interval_seconds, self._describe_node, leadership
         )
         sampler = Sampler.start(self._store, SAMPLE_INTERVAL_SECONDS)
-        self._upkeep = [rescuer, elector, stager, presence, sampler]
+        upkeep = start_upkeep(self._store, config, self._registry, self._dispatcher, leadership)
+        self._upkeep = [rescuer, elector, stager, presence, sampler, *(r for r, _ in upkeep)]
         metrics.SYSTEM.attach(self._workers_busy_idle, self.abandoned_threads)
         self._presence = presence
         # Tasks left running by dead processes on this host are due at once,
@@ -200,6 +202,7 @@ class Supervisor(pykka.ThreadingActor):
                     Periodic(stager, config.poll_interval_seconds, Tick),
                     Periodic(presence, config.heartbeat_interval_seconds, Tick),
                     Periodic(sampler, SAMPLE_INTERVAL_SECONDS, Tick),
+                    *(Periodic(ref, interval, Tick) for ref, interval in upkeep),
                     Periodic(self.actor_ref, HEALTH_CHECK_INTERVAL_SECONDS, _check_workers),
                 ]
             )
