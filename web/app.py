@@ -12,6 +12,7 @@ import models
 from .actions import ActionsResource
 from .config import WebConfig
 from .control import ControlResource
+from .deliveries import DeliveriesResource
 from .docs import DocsResource
 from .errors import json_error_page, json_unexpected_error
 from .health import HealthResource, Liveness
@@ -20,6 +21,7 @@ from .protocol_errors import use_json_protocol_errors
 from .queues import QueuesResource
 from .router import Router
 from .routes import build_routes
+from .schedules import SchedulesResource
 from .tasks import TasksResource
 from .waiting import Waiters
 
@@ -51,6 +53,8 @@ def build_app(
             HistoryResource(store, queue_config),
             HealthResource(store, liveness or _alive_always(config)),
             DocsResource(config),
+            SchedulesResource(store, dispatcher, body, queue_config, registry),
+            DeliveriesResource(store),
         )
     )
     app_config = {

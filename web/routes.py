@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from .actions import ActionsResource
 from .control import ControlResource
+from .deliveries import DeliveriesResource
 from .docs import DocsResource
 from .health import HealthResource
 from .history import HistoryResource
 from .listing import LIST_PARAMS
 from .queues import QueuesResource
 from .router import Role, Route
+from .schedules import SchedulesResource
 from .tasks import TasksResource
 
 
@@ -21,6 +23,8 @@ def build_routes(
     history: HistoryResource,
     health: HealthResource,
     docs: DocsResource,
+    schedules: SchedulesResource,
+    deliveries: DeliveriesResource,
 ) -> list[Route]:
     return [
         Route("POST", "/tasks", tasks.enqueue, Role.WRITE),
@@ -28,6 +32,7 @@ def build_routes(
         Route("GET", "/tasks/{task_id}", tasks.get, params=("wait",)),
         Route("GET", "/tasks/{task_id}/events", history.events),
         Route("GET", "/tasks/{task_id}/diagnosis", history.diagnosis),
+        Route("GET", "/tasks/{task_id}/deliveries", deliveries.list),
         Route("POST", "/tasks/{task_id}/cancel", control.cancel, Role.ADMIN),
         Route("POST", "/tasks/{task_id}/retry", control.retry, Role.ADMIN),
         Route("POST", "/tasks/cancel", control.cancel_many, Role.ADMIN),
@@ -39,6 +44,11 @@ def build_routes(
         Route("GET", "/nodes", history.nodes),
         Route("GET", "/stats", history.stats),
         Route("GET", "/dead-letters", history.dead_letters),
+        Route("GET", "/schedules", schedules.list),
+        Route("GET", "/schedules/{name}", schedules.get),
+        Route("PUT", "/schedules/{name}", schedules.put, Role.ADMIN),
+        Route("DELETE", "/schedules/{name}", schedules.delete, Role.ADMIN),
+        Route("POST", "/schedules/{name}/trigger", schedules.trigger, Role.ADMIN),
         Route("GET", "/healthz", health.healthz, public=True),
         Route("GET", "/readyz", health.readyz, public=True),
         Route("GET", "/metrics", health.metrics),
