@@ -13,7 +13,7 @@ from ..log import log_event
 from ..messages import Tick
 from .service import Leadership, MaintenanceService
 
-PRUNE_INTERVAL_SECONDS = 30.0  # how often the leader looks for expired tasks
+PRUNE_INTERVAL_SECONDS = 10.0  # how often the leader looks for expired tasks
 PRUNE_ROUND_SECONDS = 1.0  # work per message; more expired rows continue in the next one
 TARGET_BATCH_SECONDS = 0.02  # a batch's transaction is kept about this short
 MIN_BATCH_ROWS = 50
