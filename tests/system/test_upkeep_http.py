@@ -184,10 +184,15 @@ def test_a_kill_9_after_the_final_transition_still_delivers_after_the_restart(
         [received] = receiver.wait(1, timeout=20)
     assert received.signed
     assert orjson.loads(received.body)["id"] == task_id
-    [delivery] = request(second.base_url, "GET", f"/tasks/{task_id}/deliveries").json()[
-        "deliveries"
-    ]
-    assert delivery["state"] == "delivered"
+
+    def recorded():  # the try is recorded once the receiver's answer is back
+        [delivery] = request(second.base_url, "GET", f"/tasks/{task_id}/deliveries").json()[
+            "deliveries"
+        ]
+        return delivery if delivery["state"] == "delivered" else None
+
+    delivery = wait_for(recorded, message="the delivery to be recorded as delivered")
+    assert [t["status_code"] for t in delivery["tries"]][-1] == 200
     assert len(receiver.received) == 1
 
 
