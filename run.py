@@ -36,6 +36,7 @@ _import_own_packages()
 
 import argparse  # noqa: E402 - after the service's own packages, on purpose
 import difflib  # noqa: E402
+import ipaddress  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import signal  # noqa: E402
@@ -182,6 +183,42 @@ def _readable_file(text: str) -> str:
     return text
 
 
+DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
+
+
+def _duration(text: str) -> float:
+    """``90s``, ``30m``, ``12h``, ``7d`` or plain seconds; ``0`` means for ever."""
+    value = text.strip().lower()
+    unit = DURATION_UNITS.get(value[-1:], None) if value else None
+    number = value[:-1] if unit is not None else value
+    try:
+        seconds = float(number) * (unit or 1.0)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a duration such as 90s, 12h or 7d, got {text!r}")
+    return seconds
+
+
+def _webhook_secret(path: str) -> bytes:
+    """The key of the ``whsec_…`` secret in the file at ``path``."""
+    try:
+        with open(path, encoding="ascii") as file:
+            return actors.maintenance.parse_secret(file.read())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    nets = tuple(net.strip() for net in text.split(",") if net.strip())
+    for net in nets:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{net!r}: {exc}") from None
+    return nets
+
+
 @dataclass(frozen=True)
 class Flag:
     """One setting: its flag, where it goes in ``Settings``, its type, default and help."""
@@ -321,6 +358,54 @@ FLAGS = (
         "name shown as a task's node",
         shown_default="host:pid",
         metavar="NAME",
+    ),
+    Flag(
+        "--retain-completed",
+        "queue.retain_completed_seconds",
+        _duration,
+        queue_defaults.DEFAULT_RETAIN_COMPLETED_SECONDS,
+        "how long completed tasks are kept after they finished (90s, 12h, 7d); 0 keeps them "
+        "for ever",
+        shown_default="7d",
+        metavar="DURATION",
+    ),
+    Flag(
+        "--retain-dead",
+        "queue.retain_dead_seconds",
+        _duration,
+        queue_defaults.DEFAULT_RETAIN_DEAD_SECONDS,
+        "how long dead tasks are kept after they died; 0 keeps them for ever",
+        shown_default="30d",
+        metavar="DURATION",
+    ),
+    Flag(
+        "--retain-canceled",
+        "queue.retain_canceled_seconds",
+        _duration,
+        queue_defaults.DEFAULT_RETAIN_CANCELED_SECONDS,
+        "how long canceled tasks are kept after they were canceled; 0 keeps them for ever",
+        shown_default="7d",
+        metavar="DURATION",
+    ),
+    Flag(
+        "--webhook-secret-file",
+        "queue.webhook_secret",
+        _webhook_secret,
+        None,
+        "file holding the secret completion webhooks are signed with (whsec_ and base64, as "
+        "Standard Webhooks writes it); without it, a task's 'notify' is refused",
+        shown_default="none: no webhooks",
+        metavar="PATH",
+    ),
+    Flag(
+        "--webhook-allow-net",
+        "queue.webhook_allow_nets",
+        _networks,
+        (),
+        "comma-separated networks (CIDR) webhooks may reach although they are private, "
+        "loopback or link-local (refused by default)",
+        shown_default="none",
+        metavar="CIDR,CIDR",
     ),
     Flag("--threads", "web.threads", _positive_int, web.DEFAULT_THREADS, "HTTP request threads"),
     Flag(

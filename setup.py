@@ -21,6 +21,9 @@ setup(
         "orjson>=3.9",
         "psycopg2-binary>=2.9",
         "prometheus-client>=0.20",
+        # Cron: follows Debian's cron across daylight-saving changes (see models/cron.py).
+        "cronsim>=2.8",
+        "tzdata>=2024.1",  # time zones where the system has no zoneinfo database
     ],
     extras_require={
         "test": [

@@ -15,7 +15,10 @@ worker survives either. Users add actions from their own modules::
 
 and load them with ``python run.py --actions mymodule`` (see
 ``action_modules``). A name already taken, a built-in's included, is a
-start-up error unless the new one says ``replace=True``.
+start-up error unless the new one says ``replace=True``. An action may also
+declare a schedule, ``@action("report", cron="0 * * * *")``: the scheduler
+creates the schedule ``report`` (UTC, the task ``{"action": "report"}``) at
+start if it is missing.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import models
 
 ActionFunction = Callable[..., Any]
 
@@ -40,6 +45,10 @@ class DuplicateAction(ImportError):
     """A module registered an action name that is already taken."""
 
 
+class BadSchedule(ImportError):
+    """A module declared an action's schedule with a cron expression that is not one."""
+
+
 @dataclass(frozen=True)
 class Action:
     name: str
@@ -47,6 +56,7 @@ class Action:
     builtin: bool = False  # built-ins sleep --simulated-work first, as the reference does
     takes_context: bool = False  # called as function(data, context)
     source: str = ""  # where it comes from: "built-in", or the module (and file) of the user
+    cron: str | None = None  # the schedule it declares (UTC), created at start if missing
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "source": self.source, "takes_context": self.takes_context}
@@ -87,9 +97,15 @@ class ActionRegistry:
         function: ActionFunction,
         builtin: bool = False,
         replace: bool = False,
+        cron: str | None = None,
     ) -> Action:
         """Register ``function`` as ``name``; raises ``DuplicateAction`` if the name is
-        taken and ``replace`` is not set."""
+        taken and ``replace`` is not set, ``BadSchedule`` for a ``cron`` that is not one."""
+        if cron is not None:
+            try:
+                cron = models.check_cron(cron)
+            except models.InvalidInput as exc:
+                raise BadSchedule(f"action {name!r}: {exc}") from None
         existing = self._actions.get(name)
         if existing is not None and not replace:
             raise DuplicateAction(
@@ -102,6 +118,7 @@ class ActionRegistry:
             builtin,
             _takes_context(function),
             "built-in" if builtin else _source_of(function),
+            cron,
         )
         self._actions[name] = registered
         return registered
@@ -116,12 +133,23 @@ class ActionRegistry:
     def actions(self) -> list[Action]:
         return [self._actions[name] for name in self.names()]
 
+    def schedules(self) -> list[models.ScheduleSpec]:
+        """The schedules the actions declare: each named after its action, in UTC."""
+        return [
+            models.ScheduleSpec(name=a.name, cron=a.cron, task={"action": a.name})
+            for a in self.actions()
+            if a.cron is not None
+        ]
 
-def action(name: str, replace: bool = False) -> Callable[[ActionFunction], ActionFunction]:
-    """Decorator: register the function as the action ``name`` in the global registry."""
+
+def action(
+    name: str, replace: bool = False, cron: str | None = None
+) -> Callable[[ActionFunction], ActionFunction]:
+    """Decorator: register the function as the action ``name`` in the global registry;
+    with ``cron``, also declare the schedule ``name`` that runs it (see the module)."""
 
     def register(function: ActionFunction) -> ActionFunction:
-        registry.register(name, function, replace=replace)
+        registry.register(name, function, replace=replace, cron=cron)
         return function
 
     return register

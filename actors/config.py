@@ -23,6 +23,10 @@ LEADER_RENEW_SECONDS = 2.0  # how often the leader renews its lease, and others 
 LEADER_LEASE_SECONDS = 10.0  # a leader lease row not renewed for this long may be taken over
 MAX_COMMIT_BATCH = 64  # outcomes the dispatcher commits in one transaction at most
 MAX_COMMIT_DELAY_SECONDS = 0.01  # longest a finished attempt waits for its outcome's commit
+DAY_SECONDS = 86_400.0
+DEFAULT_RETAIN_COMPLETED_SECONDS = 7 * DAY_SECONDS  # finished tasks kept this long; 0: forever
+DEFAULT_RETAIN_DEAD_SECONDS = 30 * DAY_SECONDS
+DEFAULT_RETAIN_CANCELED_SECONDS = 7 * DAY_SECONDS
 
 
 def process_identity() -> str:
@@ -55,6 +59,11 @@ class QueueConfig:
     unknown_actions: UnknownActions = UnknownActions.PROCESS
     owner: str = field(default_factory=process_identity)
     node_name: str = ""  # shown as a task's ``node``; empty means ``owner``
+    retain_completed_seconds: float = DEFAULT_RETAIN_COMPLETED_SECONDS  # 0: kept forever
+    retain_dead_seconds: float = DEFAULT_RETAIN_DEAD_SECONDS
+    retain_canceled_seconds: float = DEFAULT_RETAIN_CANCELED_SECONDS
+    webhook_secret: bytes | None = field(default=None, repr=False)  # HMAC key; None: no webhooks
+    webhook_allow_nets: tuple[str, ...] = ()  # CIDRs webhooks may reach though not public
 
     @property
     def node(self) -> str:

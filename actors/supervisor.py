@@ -32,6 +32,7 @@ from .maintenance import (
     Rescuer,
     Sampler,
     Stager,
+    start_upkeep,
 )
 from .messages import (
     AbandonedThreads,
@@ -181,7 +182,9 @@ class Supervisor(pykka.ThreadingActor):
         )
         sampler = Sampler.start(self._store, SAMPLE_INTERVAL_SECONDS)
         files_guard = FilesGuard.start(self._store, FILES_CHECK_INTERVAL_SECONDS)
-        self._upkeep = [rescuer, elector, stager, presence, sampler, files_guard]
+        upkeep = start_upkeep(self._store, config, self._registry, self._dispatcher, leadership)
+        upkeep.append((files_guard, FILES_CHECK_INTERVAL_SECONDS))
+        self._upkeep = [rescuer, elector, stager, presence, sampler, *(r for r, _ in upkeep)]
         metrics.SYSTEM.attach(self._workers_busy_idle, self.abandoned_threads)
         self._presence = presence
         # Tasks left running by dead processes on this host are due at once,
@@ -204,7 +207,7 @@ class Supervisor(pykka.ThreadingActor):
                     Periodic(stager, config.poll_interval_seconds, Tick),
                     Periodic(presence, config.heartbeat_interval_seconds, Tick),
                     Periodic(sampler, SAMPLE_INTERVAL_SECONDS, Tick),
-                    Periodic(files_guard, FILES_CHECK_INTERVAL_SECONDS, Tick),
+                    *(Periodic(ref, interval, Tick) for ref, interval in upkeep),
                     Periodic(self.actor_ref, HEALTH_CHECK_INTERVAL_SECONDS, _check_workers),
                 ]
             )

@@ -179,7 +179,22 @@ def metrics(sizes: Sizes, db: str = "sqlite") -> list[Metric]:
             Metric("e2e_p999_ms", f"end to end at {rate}, p99.9", "ms", LOWER, digits=1),
         ]
     slow = [] if db == "postgresql" else _slow()
-    return [*_common(sizes, db), *middle, *_scale(sizes), *_mix(sizes), *slow]
+    return [*_common(sizes, db), *middle, *_scale(sizes), *_mix(sizes), *slow, *_prune(sizes)]
+
+
+def _prune(sizes: Sizes) -> list[Metric]:
+    rows = f"{sizes.scale_rows:,}"
+    return [
+        Metric("prune_off_post_p99_ms", "POST p99, no pruning", "ms", LOWER, digits=1),
+        Metric(
+            "prune_on_post_p99_ms", f"POST p99 while pruning {rows} rows", "ms", LOWER, 50, digits=1
+        ),
+        Metric("prune_off_drain_tps", "drain rate, no pruning", "tasks/s", HIGHER),
+        Metric("prune_on_drain_tps", f"drain rate while pruning {rows} rows", "tasks/s", HIGHER),
+        Metric("prune_drain_ratio", "drain while pruning / without", "×", HIGHER, 0.8, digits=2),
+        Metric("prune_on_rows_per_s_in_window", "tasks pruned per second", "rows/s", HIGHER),
+        Metric("prune_total_seconds", f"time to prune {rows} tasks and their events", "s", LOWER),
+    ]
 
 
 def _value(results: Results, db: str, stack: str, key: str) -> float | None:

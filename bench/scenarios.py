@@ -33,7 +33,7 @@ DRAIN_POLL_SECONDS = 0.01
 DRAIN_MIN_RATE = 50  # tasks/s: the drain gives up after backlog / this + a minute
 E2E_GRACE_SECONDS = 30.0  # how long after the last POST a completion may still come
 WARMUP_TIMEOUT_SECONDS = 30.0
-SCENARIOS = ("enqueue", "bulk", "drain", "drain2", "e2e", "e2e2", "scale", "mix", "slow")
+SCENARIOS = ("enqueue", "bulk", "drain", "drain2", "e2e", "e2e2", "scale", "mix", "slow", "prune")
 # What a run does by default on each storage, and with which stacks (in table order).
 DEFAULT_SCENARIOS = {
     "sqlite": ("enqueue", "bulk", "drain", "e2e", "scale", "mix", "slow"),
@@ -45,7 +45,8 @@ DEFAULT_STACKS = {
 }
 DATABASES = tuple(DEFAULT_SCENARIOS)
 NODES = {"drain2": 2, "e2e2": 2}  # scenarios with two nodes on one database
-OURS_ONLY = ("scale", "mix", "slow")
+# prune runs only by name (--only prune), see bench/prune.py
+OURS_ONLY = ("scale", "mix", "slow", "prune")
 PHYSICAL_SCENARIOS = ("enqueue", "bulk", "drain", "drain2")
 
 
@@ -523,7 +524,7 @@ def applies(scenario: str, stack_name: str, db: str) -> bool:
 
 
 def run_one(ctx: Context, scenario: str, stack_name: str) -> dict[str, float]:
-    from bench import mix
+    from bench import mix, prune
     from bench.stacks import STACKS
 
     try:
@@ -531,6 +532,8 @@ def run_one(ctx: Context, scenario: str, stack_name: str) -> dict[str, float]:
             return physical.scenario(ctx, scenario)
         if scenario == "mix":
             return mix.run(ctx)
+        if scenario == "prune":
+            return prune.run(ctx)
         return RUNNERS[scenario](ctx, STACKS[stack_name])
     finally:
         ctx.drop_scratch()

@@ -8,6 +8,7 @@ contract is the same on each.
 
 from .backoff import RETRY_JITTER_FRACTION, retry_delay_seconds
 from .control import BulkResult, QueueState, TaskFilter
+from .cron import Cron, check_cron, check_timezone
 from .database import DEFAULT_DB_URL, open_store, redact
 from .diagnosis import CODES as DIAGNOSIS_CODES
 from .diagnosis import Diagnosis, diagnose
@@ -27,6 +28,11 @@ from .nodes import NodeInfo
 from .notifications import Heard, Listener, ListenerLost
 from .outcomes import Ending, Outcome
 from .reads import CutText, Page, TaskQuery
+from .retention import MAX_PRUNE_BATCH_ROWS, PRUNE_BATCH_ROWS
+from .schedules import CATCH_UP, MISFIRE_GRACE_SECONDS, Firing, ScheduleSpec
+from .schedules import idempotency_key as schedule_key
+from .schedules import plan as plan_firing
+from .schedules import task_row as schedule_task_row
 from .statuses import CLAIMABLE, FINISHED, STATUSES, TRANSITIONS, WAITING, Status
 from .store import ClaimRequest, Settled, StorageError, Store
 from .task import (
@@ -39,16 +45,23 @@ from .task import (
     TaskOptions,
     new_task,
 )
+from .webhooks import STATES as DELIVERY_STATES
+from .webhooks import Delivery, TryOutcome
 
 __all__ = [
+    "CATCH_UP",
     "CLAIMABLE",
     "CutText",
     "DEFAULT_DB_URL",
     "DEFAULT_QUEUE",
+    "DELIVERY_STATES",
     "DIAGNOSIS_CODES",
     "EVENT_KINDS",
     "FINISHED",
     "LATEST_VERSION",
+    "MAX_PRUNE_BATCH_ROWS",
+    "MISFIRE_GRACE_SECONDS",
+    "PRUNE_BATCH_ROWS",
     "RETRY_JITTER_FRACTION",
     "STATUSES",
     "TRANSITIONS",
@@ -58,9 +71,12 @@ __all__ = [
     "ClaimRequest",
     "ClaimedTask",
     "Conflict",
+    "Cron",
+    "Delivery",
     "Diagnosis",
     "Ending",
     "Failure",
+    "Firing",
     "Heard",
     "Intake",
     "IntakeConfig",
@@ -74,6 +90,7 @@ __all__ = [
     "PayloadTooLarge",
     "QueueState",
     "Rescued",
+    "ScheduleSpec",
     "Settled",
     "Status",
     "StorageError",
@@ -84,10 +101,16 @@ __all__ = [
     "TaskOptions",
     "TaskQuery",
     "TaskQueueError",
+    "TryOutcome",
     "Unavailable",
+    "check_cron",
+    "check_timezone",
     "diagnose",
     "new_task",
     "open_store",
+    "plan_firing",
     "redact",
     "retry_delay_seconds",
+    "schedule_key",
+    "schedule_task_row",
 ]

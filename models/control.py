@@ -90,6 +90,7 @@ class ControlMixin:
                 [int(now), *ids],
             ).rowcount
             self.count_finished(Counter((queue, Status.CANCELED) for _, _, queue in waiting))
+            self.record_deliveries(ids, now)
         newly = []
         if running:
             ids = [row[0] for row in running]

@@ -84,6 +84,7 @@ class LifecycleMixin:
             )
             ended = [row[0] for row in rows if row[1] in FINISHED]
             if ended:
+                self.record_deliveries(ended, now)
                 self._notify_finished(ended)
         return [Rescued(row[0], Status(row[1])) for row in rows]
 

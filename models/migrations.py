@@ -158,11 +158,48 @@ def _history(store: Store) -> None:
         store.db.execute_sql(sql)
 
 
+def _upkeep(store: Store) -> None:
+    """Version 5: periodic schedules, retention, completion webhooks.
+
+    Finished tasks are pruned by the time they finished, read off a partial
+    index that holds only finished rows (a queued task costs it nothing). A
+    delivery is a row written with its task's final transition; the due
+    index holds only those still pending, so the delivery service's claim
+    stops after LIMIT rows whatever the history. Each try is logged.
+    """
+    real, serial = store.real_type, store.serial_type
+    for sql in (
+        "ALTER TABLE tasks ADD COLUMN notify_url TEXT",
+        "CREATE INDEX tasks_finished ON tasks (status, processed_at) "
+        "WHERE status IN ('completed', 'dead', 'canceled')",
+        f"CREATE TABLE schedules (name TEXT PRIMARY KEY, cron TEXT NOT NULL, "
+        f"timezone TEXT NOT NULL, task TEXT NOT NULL, enabled INTEGER NOT NULL, "
+        f"catch_up TEXT NOT NULL, source TEXT NOT NULL, next_fire_at {real}, "
+        f"last_fire_at {real}, last_task_id TEXT, created_at {real} NOT NULL, "
+        f"updated_at {real} NOT NULL)",
+        "CREATE INDEX schedules_due ON schedules (next_fire_at) WHERE enabled = 1",
+        f"CREATE TABLE webhook_deliveries (id {serial} PRIMARY KEY, task_id TEXT NOT NULL, "
+        f"url TEXT NOT NULL, event TEXT NOT NULL, state TEXT NOT NULL, "
+        f"tries INTEGER NOT NULL DEFAULT 0, created_at {real} NOT NULL, "
+        f"next_try_at {real} NOT NULL, lease_token TEXT, body TEXT, finished_at {real}, "
+        f"CHECK (state IN ('pending', 'delivered', 'failed', 'gone')))",
+        "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_try_at) "
+        "WHERE state = 'pending'",
+        "CREATE INDEX webhook_deliveries_task ON webhook_deliveries (task_id, id)",
+        f"CREATE TABLE webhook_tries (id {serial} PRIMARY KEY, delivery_id BIGINT NOT NULL, "
+        f"task_id TEXT NOT NULL, at {real} NOT NULL, status_code INTEGER, "
+        f"latency_ms {real} NOT NULL, error TEXT)",
+        "CREATE INDEX webhook_tries_task ON webhook_tries (task_id, id)",
+    ):
+        store.db.execute_sql(sql)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Store], None]]] = [
     (1, "create tasks", _create_tasks),
     (2, "status check, traceback, leader", _check_statuses),
     (3, "delay, priority, queues, timeouts, cancel", _control),
     (4, "idempotency keys, listings, nodes, history", _history),
+    (5, "schedules, retention, webhooks", _upkeep),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -47,8 +47,11 @@ from .nodes import NodesMixin
 from .notifications import Listener
 from .outcomes import Ending, Outcome
 from .reads import ReadsMixin
+from .retention import RetentionMixin
+from .schedules import SchedulesMixin
 from .statuses import FINISHED, Status
 from .task import ClaimedTask, Failure, database, storable_text
+from .webhooks import WebhooksMixin
 
 # What a database call raises when the database itself is in trouble (locked,
 # read-only, disconnected): callers retry later rather than crash.
@@ -71,6 +74,7 @@ INSERT_COLUMNS = (
     "timeout_seconds",
     "idempotency_key",
     "request_hash",
+    "notify_url",
 )
 END_LEASE = "lease_owner = NULL, lease_expires_at = NULL, claim_token = NULL"
 
@@ -95,7 +99,16 @@ class Settled:
     claimed: list[ClaimedTask]
 
 
-class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
+class Store(
+    LifecycleMixin,
+    ControlMixin,
+    ReadsMixin,
+    NodesMixin,
+    SchedulesMixin,
+    RetentionMixin,
+    WebhooksMixin,
+    ABC,
+):
     """One database holding the tasks. Subclasses: ``SqliteStore``, ``PostgresStore``."""
 
     # Column types for the migrations.
@@ -475,6 +488,7 @@ class Store(LifecycleMixin, ControlMixin, ReadsMixin, NodesMixin, ABC):
         self._count_minute(outcomes, statuses, now, node)
         ended = [task_id for task_id, status in statuses.items() if status in FINISHED]
         if ended:
+            self.record_deliveries(ended, now)
             self._notify_finished(ended)
         return statuses
 

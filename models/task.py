@@ -46,6 +46,7 @@ class Task(Model):
     progress = TextField(null=True)  # JSON {"fraction", "message", "at"} from the action
     idempotency_key = TextField(null=True)  # unique among tasks that have one
     request_hash = TextField(null=True)  # what the keyed request asked for (see ``request_hash``)
+    notify_url = TextField(null=True)  # where its completion webhook goes; None: no webhook
 
     class Meta:
         database = database
@@ -88,6 +89,7 @@ class TaskOptions:
     queue: str = DEFAULT_QUEUE
     idempotency_key: str | None = None
     request_hash: str | None = None  # set with idempotency_key
+    notify_url: str | None = None  # POST the task there when it ends (see ``webhooks``)
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ def new_task(
         "timeout_seconds": None if options is None else options.timeout_seconds,
         "idempotency_key": None if options is None else options.idempotency_key,
         "request_hash": None if options is None else options.request_hash,
+        "notify_url": None if options is None else options.notify_url,
     }
 
 

@@ -15,6 +15,7 @@ from .access import Gate
 from .actions import ActionsResource
 from .config import WebConfig
 from .control import ControlResource
+from .deliveries import DeliveriesResource
 from .docs import DocsResource
 from .errors import json_error_page, json_unexpected_error
 from .health import HealthResource, Liveness
@@ -22,6 +23,7 @@ from .history import HistoryResource
 from .queues import QueuesResource
 from .router import Router
 from .routes import build_routes
+from .schedules import SchedulesResource
 from .server import install
 from .tasks import TasksResource
 from .waiting import Waiters
@@ -59,6 +61,8 @@ def build_app(
             HistoryResource(store, queue_config),
             HealthResource(store, liveness or _alive_always(config)),
             DocsResource(config),
+            SchedulesResource(store, dispatcher, body, queue_config, registry),
+            DeliveriesResource(store),
         ),
         guard=Gate(config),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import WebConfig
-from .schemas import QUEUE_NAME_SCHEMA, STATUS_SCHEMA, ref, schemas
+from .schemas import QUEUE_NAME_SCHEMA, SCHEDULE_NAME_SCHEMA, STATUS_SCHEMA, ref, schemas
 from .validation import MAX_BATCH_TASKS, MAX_LIST_LIMIT
 
 UNAVAILABLE = "Database unavailable; see Retry-After"
@@ -53,6 +53,7 @@ def _path_parameter(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 TASK_ID = _path_parameter("id", {"type": "string"})
 QUEUE = _path_parameter("name", QUEUE_NAME_SCHEMA)
+SCHEDULE = _path_parameter("name", SCHEDULE_NAME_SCHEMA)
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -200,6 +201,77 @@ def build_document(config: WebConfig) -> dict[str, Any]:
                         "404": _error("No such task"),
                     },
                     parameters=[TASK_ID],
+                )
+            },
+            "/tasks/{id}/deliveries": {
+                "get": _operation(
+                    "The completion webhooks of a task: each delivery and each of its tries",
+                    "getTaskDeliveries",
+                    {
+                        "200": _body(ref("DeliveryList"), "The deliveries, oldest first"),
+                        "404": _error("No such task (or it was pruned)"),
+                    },
+                    parameters=[TASK_ID],
+                )
+            },
+            "/schedules": {
+                "get": _operation(
+                    "Every periodic schedule, with its next and last fire time",
+                    "listSchedules",
+                    {"200": _body(ref("ScheduleList"), "The schedules, by name")},
+                )
+            },
+            "/schedules/{name}": {
+                "get": _operation(
+                    "One schedule",
+                    "getSchedule",
+                    {
+                        "200": _body(ref("Schedule"), "The schedule"),
+                        "400": _error("Not a schedule name"),
+                        "404": _error("No such schedule"),
+                    },
+                    parameters=[SCHEDULE],
+                ),
+                "put": _operation(
+                    "Create or replace a schedule",
+                    "putSchedule",
+                    {
+                        "200": _body(ref("Schedule"), "Replaced"),
+                        "201": _body(ref("Schedule"), "Created"),
+                        "400": _error(
+                            "A bad field (a cron expression, a time zone, the task): the "
+                            "message names it"
+                        ),
+                        "413": _error("Body too large"),
+                        "415": _error("Content-Type is not JSON"),
+                    },
+                    parameters=[SCHEDULE],
+                    body={
+                        **json_body,
+                        "content": {"application/json": {"schema": ref("ScheduleInput")}},
+                    },
+                ),
+                "delete": _operation(
+                    "Remove a schedule (the tasks it made stay)",
+                    "deleteSchedule",
+                    {
+                        "200": _body(ref("Deleted"), "Removed"),
+                        "400": _error("Not a schedule name"),
+                        "404": _error("No such schedule"),
+                    },
+                    parameters=[SCHEDULE],
+                ),
+            },
+            "/schedules/{name}/trigger": {
+                "post": _operation(
+                    "Queue one run of the schedule's task now",
+                    "triggerSchedule",
+                    {
+                        "202": _body(ref("Triggered"), "Committed: the task is queued"),
+                        "400": _error("Not a schedule name"),
+                        "404": _error("No such schedule"),
+                    },
+                    parameters=[SCHEDULE],
                 )
             },
             "/nodes": {

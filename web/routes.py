@@ -5,12 +5,14 @@ from __future__ import annotations
 from .actions import ActionsResource
 from .control import ControlResource
 from .dashboard import DashboardResource
+from .deliveries import DeliveriesResource
 from .docs import DocsResource
 from .health import HealthResource
 from .history import HistoryResource
 from .listing import LIST_PARAMS
 from .queues import QueuesResource
 from .router import Exposure, Role, Route
+from .schedules import SchedulesResource
 from .tasks import TasksResource
 
 DASHBOARD_FILES = (
@@ -36,6 +38,8 @@ def build_routes(
     history: HistoryResource,
     health: HealthResource,
     docs: DocsResource,
+    schedules: SchedulesResource,
+    deliveries: DeliveriesResource,
 ) -> list[Route]:
     dashboard = DashboardResource()  # static files, read once here
     return [
@@ -44,6 +48,7 @@ def build_routes(
         Route("GET", "/tasks/{task_id}", tasks.get, params=("wait",)),
         Route("GET", "/tasks/{task_id}/events", history.events),
         Route("GET", "/tasks/{task_id}/diagnosis", history.diagnosis),
+        Route("GET", "/tasks/{task_id}/deliveries", deliveries.list),
         Route("POST", "/tasks/{task_id}/cancel", control.cancel, Role.ADMIN),
         Route("POST", "/tasks/{task_id}/retry", control.retry, Role.ADMIN),
         Route("POST", "/tasks/cancel", control.cancel_many, Role.ADMIN),
@@ -55,6 +60,11 @@ def build_routes(
         Route("GET", "/nodes", history.nodes),
         Route("GET", "/stats", history.stats),
         Route("GET", "/dead-letters", history.dead_letters),
+        Route("GET", "/schedules", schedules.list),
+        Route("GET", "/schedules/{name}", schedules.get),
+        Route("PUT", "/schedules/{name}", schedules.put, Role.ADMIN),
+        Route("DELETE", "/schedules/{name}", schedules.delete, Role.ADMIN),
+        Route("POST", "/schedules/{name}/trigger", schedules.trigger, Role.ADMIN),
         Route("GET", "/healthz", health.healthz, exposure=Exposure.PUBLIC),
         Route("GET", "/readyz", health.readyz, exposure=Exposure.PUBLIC),
         Route("GET", "/metrics", health.metrics, exposure=Exposure.METRICS),

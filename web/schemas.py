@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import DIAGNOSIS_CODES, EVENT_KINDS, STATUSES
+from models import CATCH_UP, DELIVERY_STATES, DIAGNOSIS_CODES, EVENT_KINDS, FINISHED, STATUSES
 
 from .validation import (
     MAX_ACTION_LENGTH,
     MAX_ATTEMPTS,
     MAX_DELAY_SECONDS,
     MAX_IDEMPOTENCY_KEY_LENGTH,
+    MAX_NOTIFY_URL_LENGTH,
     MAX_PRIORITY,
     MAX_RUN_AT,
     MAX_TIMEOUT_SECONDS,
@@ -19,6 +20,22 @@ from .validation import (
 
 QUEUE_NAME_SCHEMA = {"type": "string", "pattern": f"^{QUEUE_NAME.pattern}$"}
 STATUS_SCHEMA = {"type": "string", "enum": list(STATUSES)}
+SCHEDULE_NAME_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}$"}
+NOTIFY_SCHEMA = {
+    "description": "POST the task, signed (Standard Webhooks), to this URL when it is "
+    "completed, dead or canceled.",
+    "type": "object",
+    "required": ["url"],
+    "additionalProperties": False,
+    "properties": {
+        "url": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_NOTIFY_URL_LENGTH,
+            "pattern": "^https?://[!-~]+$",
+        }
+    },
+}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -26,6 +43,11 @@ def ref(name: str) -> dict[str, str]:
 
 
 def schemas() -> dict[str, Any]:
+    core = _core_schemas()
+    return {**core, **schedule_schemas(core["TaskSubmission"]), **delivery_schemas()}
+
+
+def _core_schemas() -> dict[str, Any]:
     return {
         "TaskSubmission": {
             "type": "object",
@@ -71,6 +93,7 @@ def schemas() -> dict[str, Any]:
                     "maxLength": MAX_IDEMPOTENCY_KEY_LENGTH,
                     "pattern": "^[ -~]+$",
                 },
+                "notify": NOTIFY_SCHEMA,
             },
         },
         "Accepted": {
@@ -385,4 +408,129 @@ def schemas() -> dict[str, Any]:
             "required": ["error"],
             "properties": {"error": {"type": "string"}},
         },
+    }
+
+
+def schedule_schemas(task: dict[str, Any]) -> dict[str, Any]:
+    template = {
+        **task,
+        "description": "The task each tick makes: the fields of POST /tasks but run_at, "
+        "delay and idempotency_key.",
+        "properties": {
+            name: value
+            for name, value in task["properties"].items()
+            if name not in ("run_at", "delay", "idempotency_key")
+        },
+    }
+    moment = {"type": "number", "nullable": True, "description": "Unix seconds"}
+    return {
+        "ScheduleInput": {
+            "type": "object",
+            "required": ["cron", "task"],
+            "additionalProperties": False,
+            "properties": {
+                "cron": {
+                    "description": "Five fields (minute hour day-of-month month day-of-week) "
+                    "with ranges, steps, lists and names, or @yearly, @monthly, @weekly, "
+                    "@daily, @midnight, @hourly.",
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 200,
+                },
+                "timezone": {
+                    "description": "An IANA time zone, for the calendar of the cron fields.",
+                    "type": "string",
+                    "default": "UTC",
+                },
+                "task": template,
+                "enabled": {"type": "boolean", "default": True},
+                "catch_up": {
+                    "description": "After ticks no node was up for: one run, or none.",
+                    "type": "string",
+                    "enum": list(CATCH_UP),
+                    "default": "one",
+                },
+            },
+        },
+        "Schedule": {
+            "type": "object",
+            "required": ["name", "cron", "timezone", "task", "enabled", "catch_up"],
+            "properties": {
+                "name": SCHEDULE_NAME_SCHEMA,
+                "cron": {"type": "string"},
+                "timezone": {"type": "string"},
+                "task": {"type": "object"},
+                "enabled": {"type": "boolean"},
+                "catch_up": {"type": "string", "enum": list(CATCH_UP)},
+                "source": {
+                    "description": "api: made by PUT; code: declared by @action(cron=...)",
+                    "type": "string",
+                    "enum": ["api", "code"],
+                },
+                "next_fire_at": {**moment, "description": "Unix seconds; null when disabled"},
+                "last_fire_at": moment,
+                "last_task_id": {"type": "string", "nullable": True},
+                "created_at": {"type": "number"},
+                "updated_at": {"type": "number"},
+            },
+        },
+        "ScheduleList": {
+            "type": "object",
+            "required": ["schedules"],
+            "properties": {"schedules": {"type": "array", "items": ref("Schedule")}},
+        },
+        "Deleted": {
+            "type": "object",
+            "required": ["name", "deleted"],
+            "properties": {"name": {"type": "string"}, "deleted": {"type": "boolean"}},
+        },
+        "Triggered": {
+            "type": "object",
+            "required": ["id", "status", "schedule"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "status": {"type": "string", "enum": ["queued"]},
+                "schedule": {"type": "string"},
+            },
+        },
+    }
+
+
+def delivery_schemas() -> dict[str, Any]:
+    return {
+        "DeliveryList": {
+            "type": "object",
+            "required": ["deliveries"],
+            "properties": {
+                "deliveries": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "url", "event", "state", "tries", "created_at"],
+                        "properties": {
+                            "id": {"description": "Its webhook-id header", "type": "string"},
+                            "url": {"type": "string"},
+                            "event": {"type": "string", "enum": [str(s) for s in FINISHED]},
+                            "state": {"type": "string", "enum": list(DELIVERY_STATES)},
+                            "tries": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["at", "status_code", "latency_ms", "error"],
+                                    "properties": {
+                                        "at": {"type": "number"},
+                                        "status_code": {"type": "integer", "nullable": True},
+                                        "latency_ms": {"type": "number"},
+                                        "error": {"type": "string", "nullable": True},
+                                    },
+                                },
+                            },
+                            "created_at": {"type": "number"},
+                            "next_try_at": {"type": "number", "nullable": True},
+                            "finished_at": {"type": "number", "nullable": True},
+                        },
+                    },
+                }
+            },
+        }
     }

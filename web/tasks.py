@@ -30,6 +30,7 @@ from .validation import (
 from .waiting import Waiters
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+NO_WEBHOOKS = "notify: this service sends no webhooks (it runs without --webhook-secret-file)"
 
 
 def task_view(task: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +158,8 @@ class TasksResource:
         ):
             known = ", ".join(self._registry.names())
             raise models.InvalidInput(f"unknown action {task.action!r}; known: {known}")
+        if "notify_url" in task.options and self._config.webhook_secret is None:
+            raise models.InvalidInput(NO_WEBHOOKS)
         options = {
             "max_attempts": self._config.max_attempts,
             "timeout_seconds": self._config.default_timeout_seconds,

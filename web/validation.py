@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -28,7 +29,9 @@ TASK_FIELDS = (
     "max_attempts",
     "timeout",
     "idempotency_key",
+    "notify",
 )
+MAX_NOTIFY_URL_LENGTH = 2048
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_WAIT_SECONDS = 60.0
 MAX_PRIORITY = 9  # priorities are 0 (first) to 9
@@ -165,7 +168,35 @@ def _options(item: dict[str, Any]) -> dict[str, Any]:
     if "idempotency_key" in item:
         options["idempotency_key"] = check_idempotency_key(item["idempotency_key"])
         options["request_hash"] = request_hash(item)
+    if "notify" in item:
+        options["notify_url"] = check_notify(item["notify"])
     return options
+
+
+def check_notify(value: Any, name: str = "notify") -> str:
+    """``{"url": "https://…"}``: where the task is POSTed when it ends; returns the URL.
+
+    Only its form is checked here; where it leads is checked when it is sent
+    (after DNS resolution, which may change meanwhile).
+    """
+    if not isinstance(value, dict) or set(value) != {"url"}:
+        raise InvalidInput(f'{name} must be an object {{"url": "https://…"}}')
+    url = value["url"]
+    problem = (
+        f"{name}.url must be an http or https URL of at most {MAX_NOTIFY_URL_LENGTH} characters"
+    )
+    if not isinstance(url, str) or not 1 <= len(url) <= MAX_NOTIFY_URL_LENGTH:
+        raise InvalidInput(problem)
+    if not url.isascii() or any(char <= " " or char == "\x7f" for char in url):
+        raise InvalidInput(f"{name}.url must be ASCII, without spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise InvalidInput(problem) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(problem)
+    return url
 
 
 def check_run_at(value: Any) -> float:
