@@ -73,6 +73,9 @@ class Scheduler(MaintenanceService):
             log_event("schedule declared", name=name)
 
     def tick(self, now: float) -> list[Fired]:
+        # Ticks are due by the clock that decides every due time (the database's, on
+        # PostgreSQL): a leader whose clock is off fires each on time all the same.
+        now = self.store.database_now(now)
         fired = []
         for schedule in self.store.due_schedules(now):
             try:

@@ -104,3 +104,21 @@ def test_a_node_behind_is_not_taken_for_lost(store):
     assert node["state"] == "alive"
     assert abs(node["last_seen"] - database_now(store)) < SLACK
     assert store.prune_nodes(clock.now() + HOUR, unseen_seconds=90) == 0
+
+
+def test_a_leader_an_hour_ahead_fires_no_schedule_early(store):
+    from actors import QueueConfig, Tick
+    from actors.maintenance import Leadership, Scheduler
+
+    now = database_now(store)
+    store.put_schedule(models.ScheduleSpec("hourly", "0 * * * *", task={"action": "r"}), now)
+    leading = Leadership()
+    leading.set(True)
+    scheduler = Scheduler.start(store, 1.0, QueueConfig(), leadership=leading)
+    try:
+        # Its clock says the next hour has come; the database's says it has not
+        assert scheduler.ask(Tick(clock.now() + HOUR), timeout=10) == []
+        [schedule] = store.list_schedules()
+        assert schedule["last_task_id"] is None
+    finally:
+        scheduler.stop()
