@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import Conflict, InvalidInput, TaskNotFound
 from .statuses import FINISHED, WAITING, Status
@@ -116,11 +116,15 @@ class ControlMixin:
 
     # Retry by hand -------------------------------------------------------
 
-    def retry(self: Store, task_id: str, by: str, now: float, default_budget: int) -> Status:
+    def retry(
+        self: Store, task_id: str, by: str, now: float, default_budget: int
+    ) -> dict[str, Any]:
         """Send a finished task back to the queue, due now, with a fresh budget of attempts.
 
         Its attempts keep counting; ``max_attempts`` rises by its budget (the
         ``max_attempts`` it was submitted with, else ``default_budget``).
+        Returns the task's view as the retry left it (read in the same
+        transaction, so a worker that claims it at once does not show in it).
         Raises ``TaskNotFound``, or ``Conflict`` naming the status of a task
         that is not finished.
         """
@@ -132,8 +136,9 @@ class ControlMixin:
             if status not in FINISHED:
                 raise Conflict(f"task is {status}")
             self._retry_rows(rows, by, now, default_budget)
+            task = self.get_task(task_id)
         self._notify_enqueued_after()
-        return Status.QUEUED
+        return task
 
     def retry_many(
         self: Store, task_ids: Sequence[str], by: str, now: float, default_budget: int

@@ -53,9 +53,9 @@ class ControlResource:
     @handles_errors
     def retry(self, query: Query, task_id: str) -> bytes:
         """200 with the task queued again, due now, with a fresh budget of attempts."""
-        self.store.retry(task_id, caller(), clock.now(), self._config.max_attempts)
+        task = self.store.retry(task_id, caller(), clock.now(), self._config.max_attempts)
         self._tell(Wake())
-        return json_body(task_view(self.store.get_task(task_id)))
+        return json_body(task_view(task))
 
     @handles_errors
     def cancel_many(self, query: Query) -> bytes:

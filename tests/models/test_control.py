@@ -139,9 +139,10 @@ def test_retry_by_hand_gives_a_fresh_budget_and_keeps_counting_attempts(store):
     task = store.get_task(task_id)
     assert (task["status"], task["attempts"], task["max_attempts"]) == ("dead", 2, 2)
     # When it is retried by hand
-    assert store.retry(task_id, "ops", now, 5) == Status.QUEUED
+    answered = store.retry(task_id, "ops", now, 5)
     # Then it is due now with two more attempts; its attempts keep counting
     task = store.get_task(task_id)
+    assert answered == task
     assert (task["status"], task["attempts"], task["max_attempts"]) == ("queued", 2, 4)
     assert task["run_at"] == now
     [again] = store.claim(OWNER, "n", 1, now, LEASE)
