@@ -78,6 +78,7 @@ class Settings:
     web: web.WebConfig = field(default_factory=web.WebConfig)
     log_level: str = "INFO"
     log_sql: bool = False
+    measure_without: tuple[str, ...] = ()  # parts left out to measure their cost
     actions: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # what the settings themselves look wrong about
     token: tuple[str, web.Role] | None = None  # the token command's NAME and ROLE
@@ -123,6 +124,19 @@ def _log_level(text: str) -> str:
     if level not in LOG_LEVELS:
         raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOG_LEVELS)}, got {text!r}")
     return level
+
+
+MEASURABLE_PARTS = ("events", "metrics")
+
+
+def _measured_parts(text: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in text.split(",") if part.strip())
+    for part in parts:
+        if part not in MEASURABLE_PARTS:
+            raise argparse.ArgumentTypeError(
+                f"must be {' or '.join(MEASURABLE_PARTS)} (comma-separated), got {part!r}"
+            )
+    return parts
 
 
 def _queue_names(text: str) -> tuple[str, ...] | None:
@@ -562,6 +576,17 @@ FLAGS = (
         "log every SQL statement (at DEBUG, on the logger 'peewee'): true or false",
         metavar="BOOL",
     ),
+    Flag(
+        "--measure-without",
+        "measure_without",
+        _measured_parts,
+        (),
+        "for the benchmark only: leave out writing task events (the history and the "
+        "diagnosis go blank) and/or counting metrics, to measure what they cost; "
+        "events, metrics or both, comma-separated",
+        shown_default="none",
+        metavar="PARTS",
+    ),
 )
 ACTIONS_VARIABLE = ENV_PREFIX + "ACTIONS"
 KNOWN_VARIABLES = {flag.variable for flag in FLAGS} | {ACTIONS_VARIABLE}
@@ -671,6 +696,7 @@ def settings_from(argv: list[str] | None, environ: Mapping[str, str]) -> Setting
         web=web_config,
         log_level=values["log_level"],
         log_sql=values["log_sql"],
+        measure_without=values["measure_without"],
         actions=actions,
         warnings=tuple(warnings),
         token=token,
@@ -755,6 +781,12 @@ def serve(settings: Settings, store: models.Store) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return EXIT_SERVER_FAILED
+    if "events" in settings.measure_without:
+        store.record_history = False
+    if "metrics" in settings.measure_without:
+        actors.metrics.COUNTING.on = False
+    if settings.measure_without:
+        logger.warning("measuring: left out %s", ", ".join(settings.measure_without))
     supervisor = actors.Supervisor.start(settings.queue, actors.registry, store)
     try:
         service = supervisor.ask(actors.Boot(), timeout=BOOT_TIMEOUT_SECONDS)

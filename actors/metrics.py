@@ -59,12 +59,24 @@ QUEUE_WAIT = Histogram(
 TIMED_OUT_PREFIX = "timed out after "
 
 
+class _Counting:
+    """Whether tasks and requests are counted at all: off only to measure what
+    counting costs (``run.py --measure-without metrics``)."""
+
+    on = True
+
+
+COUNTING = _Counting()
+
+
 def action_label(registry: ActionRegistry, action: str) -> str:
     return action if registry.lookup(action) is not None else UNREGISTERED
 
 
 def count_enqueued(registry: ActionRegistry, rows: Iterable[dict]) -> None:
     """Count accepted rows, one increment per (queue, action) of the batch."""
+    if not COUNTING.on:
+        return
     counts = Counter((row["queue"], action_label(registry, row["action"])) for row in rows)
     for (queue, action), count in counts.items():
         ENQUEUED.labels(queue, action).inc(count)
@@ -76,6 +88,8 @@ def observe_settled(
     statuses: Mapping[str, models.Status],
 ) -> None:
     """Count and time the outcomes a commit settled (those whose claim was lost are not)."""
+    if not COUNTING.on:
+        return
     finished: Counter = Counter()
     for outcome in outcomes:
         status = statuses.get(outcome.task.id)

@@ -121,6 +121,8 @@ class Store(
         self.db = db
         self.url = url
         self._known_queues: set[str] = set()  # queues this process has made sure exist
+        # False only to measure what the history costs (run.py --measure-without events)
+        self.record_history = True
         database.initialize(db)  # the Peewee models read and write this database
 
     # Connections -------------------------------------------------------
@@ -641,6 +643,8 @@ class Store(
 
     def record_events(self, events: Sequence[history.Event]) -> None:
         """Append ``(task_id, at, kind, detail)`` events, in the caller's transaction."""
+        if not self.record_history:
+            return
         self.insert_rows(
             "task_events",
             ("task_id", "at", "kind", "detail"),

@@ -7,6 +7,8 @@ import time
 import cherrypy
 from prometheus_client import Counter, Histogram
 
+from actors.metrics import COUNTING
+
 UNMATCHED = "(unmatched)"  # the route label of a request no route matched
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60)
 
@@ -25,6 +27,8 @@ DURATION = Histogram(
 
 def observe(method: str, route: str, started: float, code: str | None = None) -> None:
     """Count the current request, with its status as set (or ``code``)."""
+    if not COUNTING.on:
+        return
     if code is None:
         status = cherrypy.serving.response.status
         code = str(status).partition(" ")[0] if status else "200"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ServiceProcess
+from tests.conftest import REPO, ServiceProcess
 
 from .client import post_json, request, submit, wait_for, wait_for_log, wait_for_status
 
@@ -193,3 +195,50 @@ def test_readyz_fails_when_the_database_hangs_and_recovers(pg_url, start_service
         )
     finally:
         blocker.close()
+
+
+def test_measuring_without_events_and_metrics_leaves_out_just_those(tmp_path, start_service):
+    """``--measure-without`` (for the benchmark's cost figures) writes no history and
+    counts nothing, and the task itself is kept and run as ever."""
+    service = start_service(
+        f"sqlite:///{tmp_path}/tasks.db",
+        "--simulated-work",
+        "0",
+        "--measure-without",
+        "events,metrics",
+    )
+    wait_for_log(service, r"measuring: left out events, metrics")
+    task_id = submit(service.base_url, "uppercase", {"text": "x"})
+    task = wait_for_status(service.base_url, task_id, "completed")
+    assert task["result"] == {"output": "X"}
+    events = request(service.base_url, "GET", f"/tasks/{task_id}/events").json()["events"]
+    # "created" is read from the task's own row; claimed, started, completed were events
+    assert [event["kind"] for event in events] == ["created"]
+    samples = scrape(service)
+    assert (
+        value(samples, "taskqueue_tasks_enqueued_total", queue="default", action="uppercase") == 0
+    )
+    assert (
+        value(samples, "taskqueue_http_requests_total", method="POST", route="/tasks", code="202")
+        == 0
+    )
+    assert ("process_resident_memory_bytes", ()) in samples  # the endpoint itself still answers
+
+
+def test_measuring_without_something_unknown_is_a_usage_error(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "run.py",
+            "--measure-without",
+            "logs",
+            "--db",
+            f"sqlite:///{tmp_path}/t.db",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "--measure-without" in done.stderr and "'logs'" in done.stderr
