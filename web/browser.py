@@ -23,8 +23,11 @@ from urllib.parse import urlsplit
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 PREFLIGHT_MAX_AGE_SECONDS = 600
-ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type"
-EXPOSED_RESPONSE_HEADERS = "Location, Retry-After, WWW-Authenticate"
+# What a listed origin's page may send beyond the headers every page may (Accept and
+# the like): its token, a JSON body's type, and a POST's key for a safe retry.
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+# What its script may read beyond the few headers every answer shows (Content-Type...).
+EXPOSED_RESPONSE_HEADERS = "Idempotent-Replayed, Location, Retry-After, WWW-Authenticate"
 
 
 class BadOrigin(ValueError):

@@ -13,13 +13,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import orjson
 import pytest
 
 from tests.conftest import ServiceProcess
-from tests.web.client import list_tasks
+from tests.web.client import list_tasks, request
+from tests.web.tokens import make_token
 
+from .conftest import serve
 from .helpers import api, enqueue
 
 pytestmark = pytest.mark.system
@@ -187,3 +191,61 @@ def test_a_page_from_another_site_cannot_read_the_listing(service, page, other_s
         "",
         {},
     )
+
+
+def _serve_for(folder: Path, origin: str, token_line: str) -> Iterator[ServiceProcess]:
+    tokens = folder / "tokens"
+    tokens.write_text(token_line + "\n")
+    yield from serve(folder, "--allow-origin", origin, "--token-file", str(tokens))
+
+
+@pytest.fixture
+def writer() -> tuple[str, str]:
+    return make_token("app", "write")
+
+
+@pytest.fixture
+def allowing_service(tmp_path, other_site, writer) -> Iterator[ServiceProcess]:
+    """A service with a token file whose ``--allow-origin`` lists the other site."""
+    yield from _serve_for(tmp_path, other_site, writer[1])
+
+
+def test_a_listed_site_posts_with_a_token_and_a_key_and_reads_the_answers(
+    allowing_service, page, other_site, writer
+):
+    base = allowing_service.base_url
+    secret = writer[0]
+    open_other_site(page, other_site, allowing_service)
+
+    # When: the listed site's page posts the same task twice, with the same key; each
+    # POST is preflighted (Authorization, Content-Type and Idempotency-Key are not
+    # headers a page may send without asking)
+    post = f"""{{method: "POST",
+        headers: {{"Content-Type": "application/json", "Authorization": "Bearer {secret}",
+                   "Idempotency-Key": "order-17"}},
+        body: '{{"action": "uppercase", "data": {{"text": "hi"}}}}'}}"""
+    first = attempt(page, post, f"{base}/tasks")
+    second = attempt(page, post, f"{base}/tasks")
+
+    # Then: its script reads both answers, and the headers it needs
+    assert first["outcome"] == "resolved", first
+    assert (first["type"], first["status"]) == ("cors", 202), first
+    task_id = orjson.loads(first["text"])["id"]
+    assert first["headers"]["location"] == f"/tasks/{task_id}"
+    assert "idempotent-replayed" not in first["headers"]
+    assert (second["status"], second["headers"].get("idempotent-replayed")) == (202, "true")
+    assert orjson.loads(second["text"])["id"] == task_id
+
+    # A refusal is readable too: without the token, the 401 and its challenge
+    refused = attempt(
+        page,
+        """{method: "POST", headers: {"Content-Type": "application/json"},
+            body: '{"action": "uppercase"}'}""",
+        f"{base}/tasks",
+    )
+    assert refused["status"] == 401, refused
+    assert refused["headers"]["www-authenticate"] == 'Bearer realm="taskqueue"'
+
+    # One task stored, and none without the token
+    stored = request(base, "GET", "/tasks", headers={"Authorization": f"Bearer {secret}"})
+    assert [task["id"] for task in stored.json()["tasks"]] == [task_id]
