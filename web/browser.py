@@ -1,11 +1,12 @@
 """What a web page in someone's browser may make the service do: nothing, unless its
 origin is the service's own or listed in ``--allow-origin``.
 
-- **Origin.** Browsers send ``Origin`` with every cross-origin request (and with
-  every POST). One from another origin gets 403, unless ``--allow-origin`` lists
-  it; only a listed origin gets CORS headers, so only its pages can read the
-  answers. Preflights (``OPTIONS`` with ``Access-Control-Request-Method``) from a
-  listed origin are answered 204.
+- **Origin.** Browsers send ``Origin`` with every POST and every cross-origin
+  request in ``cors`` mode (Chromium sends none with a ``no-cors`` GET, whose
+  answer the page cannot read anyway). One from another origin gets 403, unless
+  ``--allow-origin`` lists it; only a listed origin gets CORS headers, so only its
+  pages can read the answers. Preflights (``OPTIONS`` with
+  ``Access-Control-Request-Method``) from a listed origin are answered 204.
 - **Host.** While the service listens on a loopback address, a request whose
   ``Host`` is not a loopback name (``localhost``, ``127.0.0.1``, ``[::1]``), the
   ``--host`` given, or listed in ``--allow-host``, gets 421: a page that rebinds its
@@ -23,8 +24,11 @@ from urllib.parse import urlsplit
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 PREFLIGHT_MAX_AGE_SECONDS = 600
-ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type"
-EXPOSED_RESPONSE_HEADERS = "Location, Retry-After, WWW-Authenticate"
+# What a listed origin's page may send beyond the headers every page may (Accept and
+# the like): its token, a JSON body's type, and a POST's key for a safe retry.
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
+# What its script may read beyond the few headers every answer shows (Content-Type...).
+EXPOSED_RESPONSE_HEADERS = "Idempotent-Replayed, Location, Retry-After, WWW-Authenticate"
 
 
 class BadOrigin(ValueError):

@@ -2,7 +2,8 @@
 
 One service, on SQLite, with a token file made by ``run.py token`` (one token per
 role) and ``--log-level DEBUG``, serves the module. It listens on 127.0.0.1: with
-a token file, loopback clients need a token like anyone else.
+a token file, loopback clients need a token like anyone else. The test of
+``--metrics-public`` starts a second service with the same file.
 """
 
 from __future__ import annotations
@@ -154,3 +155,33 @@ def test_the_openapi_document_declares_the_bearer_scheme(service, secrets):
     scheme = document["components"]["securitySchemes"]["bearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     assert document["security"] == [{"bearer": []}]
+
+
+def test_metrics_need_a_read_token_and_health_needs_none(service, secrets):
+    # Without a token, or with a wrong one: 401 and its challenge, no metric in it
+    for sent in (None, secrets["read"] + "x"):
+        response = call(service, "GET", "/metrics", secret=sent)
+        assert_json_error(response, 401)
+        assert response.headers["www-authenticate"].startswith('Bearer realm="taskqueue"')
+    # Every role covers read
+    for role in ROLES:
+        response = call(service, "GET", "/metrics", secret=secrets[role])
+        assert response.status == 200, (role, response.status, response.body)
+        assert response.content_type.startswith("text/plain"), response.content_type
+        assert b"# TYPE " in response.body
+    # Liveness and readiness answer anyone
+    assert call(service, "GET", "/healthz").status == 200
+    assert call(service, "GET", "/readyz").status == 200
+
+
+@pytest.fixture
+def metrics_public(tmp_path, secrets) -> Iterator[ServiceProcess]:
+    yield from serve_module(tmp_path, "--token-file", secrets["file"], "--metrics-public")
+
+
+def test_metrics_public_opens_metrics_and_nothing_else(metrics_public):
+    response = call(metrics_public, "GET", "/metrics")
+    assert response.status == 200, (response.status, response.body)
+    assert b"# TYPE " in response.body
+    assert_json_error(call(metrics_public, "GET", "/tasks"), 401)
+    assert_json_error(call(metrics_public, "GET", "/openapi.json"), 401)

@@ -223,12 +223,14 @@ def test_a_listed_origin_gets_its_preflight_and_cors_headers(service):
         "/tasks",
         **cross_site(APP, mode="cors"),
         Access_Control_Request_Method="POST",
-        Access_Control_Request_Headers="authorization,content-type",
+        Access_Control_Request_Headers="authorization,content-type,idempotency-key",
     )
     assert preflight.status == 204, preflight.body
     assert preflight.headers["access-control-allow-origin"] == APP
     assert set(preflight.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST"}
-    assert preflight.headers["access-control-allow-headers"] == "Authorization, Content-Type"
+    assert preflight.headers["access-control-allow-headers"] == (
+        "Authorization, Content-Type, Idempotency-Key"
+    )
     assert preflight.headers["vary"] == "Origin"
     posted = browser(
         service,
@@ -239,7 +241,12 @@ def test_a_listed_origin_gets_its_preflight_and_cors_headers(service):
     )
     assert posted.status == 202, posted.body
     assert posted.headers["access-control-allow-origin"] == APP
-    assert "Location" in posted.headers["access-control-expose-headers"]
+    assert set(posted.headers["access-control-expose-headers"].split(", ")) == {
+        "Idempotent-Replayed",
+        "Location",
+        "Retry-After",
+        "WWW-Authenticate",
+    }
     assert "good-from-app" in {task["action"] for task in list_tasks(service.base_url)["tasks"]}
 
 
