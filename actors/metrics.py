@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import REGISTRY, Histogram, disable_created_metrics
 from prometheus_client import Counter as PromCounter
@@ -99,11 +100,24 @@ def observe_settled(
         action = action_label(registry, task.action)
         finished[(task.queue, action, _outcome(outcome, status))] += 1
         if outcome.started_at is not None and outcome.finished_at is not None:
-            DURATION.labels(task.queue, action).observe(outcome.finished_at - outcome.started_at)
+            _child(DURATION, task.queue, action).observe(outcome.finished_at - outcome.started_at)
         if outcome.started_at is not None and task.due_at is not None:
-            QUEUE_WAIT.labels(task.queue).observe(max(0.0, outcome.started_at - task.due_at))
+            _child(QUEUE_WAIT, task.queue).observe(max(0.0, outcome.started_at - task.due_at))
     for (queue, action, result), count in finished.items():
-        FINISHED.labels(queue, action, result).inc(count)
+        _child(FINISHED, queue, action, result).inc(count)
+
+
+_children: dict[tuple, Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, remembered: the dispatcher's hot path asks for the same
+    few series once per task, and ``labels`` checks and locks at every call."""
+    key = (id(metric), *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
 
 
 def _outcome(outcome: models.Outcome, status: models.Status) -> str:

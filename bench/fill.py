@@ -10,9 +10,9 @@ The rows are made by the database itself, a chunk per transaction
 (``generate_series`` on PostgreSQL, a recursive CTE on SQLite), so 10,000,000
 rows take minutes. ``completed`` older rows come first, then ``queued`` newer
 ones, due now, one row per millisecond of ``created_at`` order. Ids are
-UUID-shaped text in random order, as uuid4 ids are: ``gen_random_uuid()`` on
-PostgreSQL; on SQLite a bijective scramble of the row number, so the primary
-key index grows by random inserts as it does in service.
+version 7 UUIDs as the service makes them (``models/ids.py``): the row's
+millisecond first, then bits that differ per row, so the indexes keyed by
+the id grow at their end as they do in service.
 
 Durability is relaxed on the filling connection only (``synchronous=OFF``,
 ``synchronous_commit=off``): the fill is not measured. On PostgreSQL the
@@ -41,14 +41,18 @@ SELECT id,
            || c || '}}',
        %(status)s, c, '{ACTION}', %(attempts)s, %(base_ns)s + g * 1000000, c::float8,
        %(result)s, CASE WHEN %(completed)s THEN c + 1 END
-FROM (SELECT gen_random_uuid()::text AS id, g, %(base_s)s + g / {TASKS_PER_SECOND} AS c
-      FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g OFFSET 0) AS s
+FROM (SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-7' || substr(r, 1, 3) || '-8'
+                 || substr(r, 4, 3) || '-' || lpad(to_hex(g), 12, '0') AS id, g, c
+      FROM (SELECT lpad(to_hex(%(base_ms)s + g), 12, '0') AS h, md5(g::text) AS r, g,
+                   %(base_s)s + g / {TASKS_PER_SECOND} AS c
+            FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS g OFFSET 0) AS t) AS s
 """
 
-# The id: 8 scrambled hex digits first (a bijection of g modulo 2^31), g itself last.
+# The id: the row's millisecond (BASE_MS + g) in 48 bits, version 7, scrambled bits of g
+# in the 12 after the version and the 14 after the variant, g itself last.
 _SQLITE_ID = (
-    "printf('%08x-%04x-4%03x-%04x-%012x', (g * 1103515245 + 12345) % 2147483648, "
-    "(g * 40503) % 65536, g % 4096, 32768 + (g * 2654435761) % 16384, g)"
+    "printf('%08x-%04x-7%03x-%04x-%012x', (BASE_MS + g) >> 16, (BASE_MS + g) & 65535, "
+    "(g * 40503) % 4096, 32768 + (g * 2654435761) % 16384, g)"
 )
 _SQLITE_INSERT = f"""
 WITH RECURSIVE s(g) AS (SELECT ? UNION ALL SELECT g + 1 FROM s WHERE g < ?)
@@ -100,6 +104,7 @@ def fill_postgresql(url: str, completed: int, queued: int, progress: Callable[[i
                         "result": RESULT_JSON if done else None,
                         "completed": done,
                         "base_s": base_s,
+                        "base_ms": base_ns // 1_000_000,
                         "lo": lo,
                         "hi": hi,
                     },
@@ -123,7 +128,7 @@ def fill_sqlite(path: str, completed: int, queued: int, progress: Callable[[int]
             done = status == "completed"
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
-                _SQLITE_INSERT,
+                _SQLITE_INSERT.replace("BASE_MS", str(base_ns // 1_000_000)),
                 (
                     lo,
                     hi,

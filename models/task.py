@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from peewee import BigIntegerField, DatabaseProxy, FloatField, IntegerField, Mod
 
 from . import clock
 from .errors import InvalidInput
+from .ids import new_task_id
 from .statuses import Status
 
 # Every model is bound to this proxy; ``open_store`` points it at a database.
@@ -167,7 +167,7 @@ def new_task(
     # Ordering uses the strictly increasing clock; due time and created_at use
     # the real one, so a clock stepped back never leaves new tasks not yet due.
     enqueued_ns = _acceptance_clock.next(now_ns)
-    task_id = str(uuid.uuid4())
+    task_id = new_task_id(now_ns)
     created_at = now_ns // 1_000_000_000
     payload = {"id": task_id, "action": action, "data": data, "created_at": created_at}
     try:

@@ -98,9 +98,10 @@ def task_state(base_url: str, task_id: str) -> str:
     return f"task {task_id} {task['status']}, attempts {task['attempts']}, error {task['error']!r}"
 
 
-def is_uuid4(text: str) -> bool:
+def is_task_id(text: str) -> bool:
+    """A UUID of version 7, in its canonical text (models/ids.py)."""
     try:
-        return uuid.UUID(text).version == 4 and str(uuid.UUID(text)) == text
+        return uuid.UUID(text).version == 7 and str(uuid.UUID(text)) == text
     except (ValueError, TypeError, AttributeError):
         return False
 

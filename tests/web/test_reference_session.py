@@ -13,7 +13,7 @@ import pytest
 
 from .client import (
     get_task,
-    is_uuid4,
+    is_task_id,
     list_tasks,
     post_json,
     request,
@@ -67,7 +67,7 @@ def test_reference_curl_session(db_url, start_service):
     assert set(body) == {"id", "status"}
     assert body["status"] == "queued"
     task_id = body["id"]
-    assert is_uuid4(task_id), task_id
+    assert is_task_id(task_id), task_id
     assert response.headers.get("location") == f"/tasks/{task_id}", response.headers
 
     # When: GET /tasks/{id} until the workers are done with it
@@ -268,7 +268,7 @@ def test_bulk_post_accepts_every_task(db_url, start_service):
     assert [set(task) for task in body["tasks"]] == [{"id", "status"}] * 3
     assert [task["status"] for task in body["tasks"]] == ["queued"] * 3
     ids = [task["id"] for task in body["tasks"]]
-    assert all(is_uuid4(task_id) for task_id in ids)
+    assert all(is_task_id(task_id) for task_id in ids)
     assert len(set(ids)) == 3
 
     # And: each runs as if posted alone
