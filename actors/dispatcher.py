@@ -15,7 +15,13 @@ from models import clock
 from . import metrics
 from .actions import ActionRegistry
 from .attempt import Attempt, WorkerSlot
-from .config import MAX_COMMIT_BATCH, MAX_COMMIT_DELAY_SECONDS, QueueConfig
+from .config import (
+    CLAIM_AHEAD_MAX_RUN_SECONDS,
+    MAX_COMMIT_BATCH,
+    MAX_COMMIT_DELAY_SECONDS,
+    RUN_TIME_SMOOTHING,
+    QueueConfig,
+)
 from .finished import FinishedBoard
 from .log import log_event
 from .messages import (
@@ -52,6 +58,15 @@ class Dispatcher(pykka.ThreadingActor):
     the dispatcher renews every ``lease_seconds / 3``; a crash before the
     commit makes it run again (at-least-once).
 
+    While attempts typically run under ``CLAIM_AHEAD_MAX_RUN_SECONDS``, a
+    claim also takes up to as many tasks again as the workers may hold, kept
+    in the dispatcher (``running`` under the same lease) and handed to the
+    first worker with room: the workers then run through a commit instead of
+    waiting for it. Longer tasks are claimed only for the workers' room, so
+    that another node's idle workers are never kept from them; the typical
+    run time is a moving average of the attempts this node ran. Tasks kept
+    ahead are given back at a stop, and a cancel takes them at once.
+
     At each ``Poll`` it also reads which queues are paused (so every node
     obeys a pause within ``poll_interval``), hears of cancels asked for its
     running tasks, and gives up on an attempt that ran past its timeout:
@@ -81,6 +96,8 @@ class Dispatcher(pykka.ThreadingActor):
         self._workers: list[pykka.ActorRef | None] = [None] * config.workers
         self._slots: list[WorkerSlot | None] = [None] * config.workers
         self._held: list[dict[str, Attempt]] = [{} for _ in range(config.workers)]
+        self._ahead: dict[str, Attempt] = {}  # claimed ahead, best first, for the next free worker
+        self._typical_run: float | None = None  # seconds; None until an attempt ran
         self._next_worker = 0
         self._claiming = True
         self._maybe_due = True  # False after a claim found fewer due tasks than it asked for
@@ -109,6 +126,8 @@ class Dispatcher(pykka.ThreadingActor):
             case Executed(worker_index=index, outcome=outcome):
                 self._held[index].pop(outcome.task.id, None)
                 self._add_pending([outcome])
+                self._learn_run_time(outcome)
+                self._feed()
             case Wake(now=woken_at, queues=queues):
                 self._known_queues |= queues
                 self._maybe_due = True
@@ -128,10 +147,13 @@ class Dispatcher(pykka.ThreadingActor):
                 self._commit(now)
             case StopClaiming():
                 self._claiming = False
+                self._give_back_ahead()
+                self._commit(now)
             case ReleaseUnstarted(worker_index=index, running_id=running_id):
                 held = self._held[index]
                 unstarted = [held.pop(i) for i in list(held) if i != running_id]
                 self._add_pending([_unstarted(a) for a in unstarted])
+                self._give_back_ahead()
                 self._commit(now)
             case HeldCounts():
                 self._step(now)  # what waited for this message to pass is done first
@@ -142,6 +164,7 @@ class Dispatcher(pykka.ThreadingActor):
     def on_stop(self) -> None:
         """Runs in the dispatcher's thread when it is stopped: commits what it holds,
         then closes its connection."""
+        self._give_back_ahead()
         self._commit(clock.now())
         self._store.close()
 
@@ -230,15 +253,51 @@ class Dispatcher(pykka.ThreadingActor):
         return sorted(known - self._paused)
 
     def _free_slots(self) -> int:
+        """Room in the live workers, and ahead of them while tasks are short."""
         prefetch = self._config.prefetch
-        return sum(
-            prefetch - len(held)
+        live = [
+            held
             for ref, held in zip(self._workers, self._held, strict=True)
             if ref is not None and ref.is_alive()
+        ]
+        room = sum(prefetch - len(held) for held in live)
+        if self._claims_ahead():
+            room += max(0, prefetch * len(live) - len(self._ahead))
+        return room
+
+    def _claims_ahead(self) -> bool:
+        typical = self._typical_run
+        return typical is not None and typical < CLAIM_AHEAD_MAX_RUN_SECONDS
+
+    def _learn_run_time(self, outcome: models.Outcome) -> None:
+        if outcome.started_at is None or outcome.finished_at is None:
+            return
+        ran = max(0.0, outcome.finished_at - outcome.started_at)
+        typical = self._typical_run
+        self._typical_run = (
+            ran if typical is None else typical + RUN_TIME_SMOOTHING * (ran - typical)
         )
 
     def _hand_out(self, attempt: Attempt) -> None:
-        """Round-robin over live workers that have room; the claim asked for no more."""
+        """To the next live worker with room (round-robin), else ahead of them; the
+        claim asked for no more."""
+        if not self._ahead and self._give(attempt):
+            return
+        if self._claims_ahead() or self._ahead:
+            self._ahead[attempt.id] = attempt  # behind those claimed before it
+            self._feed()
+            return
+        self._add_pending([_unstarted(attempt)])
+
+    def _feed(self) -> None:
+        """Hand the tasks kept ahead, best first, to the workers that have room."""
+        while self._ahead:
+            attempt = next(iter(self._ahead.values()))
+            if not self._give(attempt):
+                return
+            del self._ahead[attempt.id]
+
+    def _give(self, attempt: Attempt) -> bool:
         count = len(self._workers)
         for _ in range(count):
             index = self._next_worker
@@ -255,8 +314,12 @@ class Dispatcher(pykka.ThreadingActor):
                 # The worker died since the claim; its replacement's
                 # AttachWorker takes this task back together with the rest.
                 pass
-            return
-        self._add_pending([_unstarted(attempt)])
+            return True
+        return False
+
+    def _give_back_ahead(self) -> None:
+        self._add_pending([_unstarted(attempt) for attempt in self._ahead.values()])
+        self._ahead.clear()
 
     def _log_settled(self, outcomes: list[models.Outcome], statuses: dict) -> None:
         for outcome in outcomes:
@@ -306,6 +369,7 @@ class Dispatcher(pykka.ThreadingActor):
             )
         outcomes += [_unstarted(attempt) for attempt in orphans.values()]
         self._add_pending(outcomes)
+        self._feed()
         if outcomes:
             self._commit(clock.now())
 
@@ -374,6 +438,8 @@ class Dispatcher(pykka.ThreadingActor):
     def _cancel(self, task_ids: set[str]) -> None:
         if not task_ids:
             return
+        # Never started: given back, and the settle makes them canceled
+        self._add_pending([_unstarted(self._ahead.pop(i)) for i in task_ids & self._ahead.keys()])
         for held in self._held:
             for task_id in task_ids & held.keys():
                 held[task_id].cancelled.set()
@@ -383,6 +449,7 @@ class Dispatcher(pykka.ThreadingActor):
             return
         self._last_heartbeat = now
         held_ids = [task_id for held in self._held for task_id in held]
+        held_ids += list(self._ahead)
         held_ids += [outcome.task.id for outcome in self._pending]
         try:
             self._store.heartbeat(self._config.owner, held_ids, now, self._config.lease_seconds)

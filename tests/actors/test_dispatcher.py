@@ -7,12 +7,14 @@ import pykka
 import models
 from actors import (
     AttachWorker,
+    CancelRequested,
     Dispatcher,
     Executed,
     Flush,
     HeldCounts,
     QueueConfig,
     RunTask,
+    StopClaiming,
     Wake,
     WorkerSlot,
 )
@@ -35,6 +37,18 @@ def start_dispatcher(store, config: QueueConfig = CONFIG):
 
 def completed(attempt) -> models.Outcome:
     return models.Outcome(attempt.task, models.Ending.COMPLETED, result_json="{}")
+
+
+def ran_for(attempt, seconds: float) -> models.Outcome:
+    """A completion whose attempt ran ``seconds``, as a worker reports it."""
+    started = 1_796_000_000.0
+    return models.Outcome(
+        attempt.task,
+        models.Ending.COMPLETED,
+        result_json="{}",
+        started_at=started,
+        finished_at=started + seconds,
+    )
 
 
 def enqueue(store, count: int) -> list[str]:
@@ -151,3 +165,70 @@ def test_a_crash_report_naming_an_older_attempt_does_not_drop_the_newer_one(stor
     assert (again.id, again.task.attempts) == (task_id, 2)
     task = store.get_task(task_id)
     assert (task["status"], task["attempts"], task["error"]) == ("running", 2, "ValueError: no")
+
+
+def start_short_tasks(store, seconds: float):
+    """40 queued; the workers take their 10; worker 0 reports its first two as having run
+    ``seconds`` each. Returns the ids, the dispatcher and the probes' inboxes."""
+    ids = enqueue(store, 40)
+    dispatcher, inboxes, latch = start_dispatcher(store)
+    dispatcher.tell(Wake())
+    latch.wait(10)
+    assert store.count_by_status()[Status.RUNNING] == 10  # nothing known yet of run times
+    for message in inboxes[0][:2]:
+        dispatcher.tell(Executed(0, ran_for(message.attempt, seconds)))
+    latch.wait(12)
+    assert dispatcher.ask(HeldCounts()) == [5, 5]
+    return ids, dispatcher, inboxes, latch
+
+
+def test_with_short_tasks_it_claims_as_many_again_and_hands_them_out_best_first(store):
+    # Given attempts that run a millisecond
+    ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.001)
+    # Then the claim took worker 0's room and as many again as the workers hold
+    counts = store.count_by_status()
+    assert (counts[Status.COMPLETED], counts[Status.RUNNING], counts[Status.QUEUED]) == (
+        2,
+        20,
+        18,
+    )
+    assert [m.attempt.id for m in inboxes[0]][5:] == ids[10:12]
+    # When worker 1 finishes one, it gets the best of those kept ahead at once
+    dispatcher.tell(Executed(1, ran_for(inboxes[1][0].attempt, 0.001)))
+    latch.wait(13)
+    assert inboxes[1][-1].attempt.id == ids[12]
+    # And the lease renewal covers the tasks kept ahead (none was rescued meanwhile)
+    assert dispatcher.ask(HeldCounts()) == [5, 5]
+
+
+def test_with_long_tasks_it_claims_only_the_workers_room(store):
+    # Given attempts that run 50 ms: another node's idle workers could start the rest
+    ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.05)
+    counts = store.count_by_status()
+    assert (counts[Status.COMPLETED], counts[Status.RUNNING], counts[Status.QUEUED]) == (
+        2,
+        10,
+        28,
+    )
+    assert [m.attempt.id for m in inboxes[0]][5:] == ids[10:12]
+
+
+def test_tasks_kept_ahead_are_canceled_at_once_and_given_back_at_a_stop(store):
+    ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.001)
+    ahead = ids[12:22]
+    # When one kept ahead is canceled
+    assert store.cancel(ahead[0], "ops", 1_796_000_000.0) == Status.RUNNING
+    dispatcher.tell(CancelRequested((ahead[0],)))
+    dispatcher.ask(HeldCounts())
+    # Then it is canceled without having started
+    task = store.get_task(ahead[0])
+    assert (task["status"], task["attempts"]) == ("canceled", 0)
+    # When the node stops claiming (a shutdown)
+    dispatcher.ask(StopClaiming())
+    # Then the others kept ahead are queued again, their attempt refunded; the workers'
+    # tasks are still theirs
+    for task_id in ahead[1:]:
+        task = store.get_task(task_id)
+        assert (task["status"], task["attempts"]) == ("queued", 0), task_id
+    assert store.count_by_status()[Status.RUNNING] == 10
+    assert all(m.attempt.id not in ahead for inbox in inboxes for m in inbox)
