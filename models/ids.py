@@ -9,26 +9,36 @@ with time land where the index ends, a few pages per commit whatever the
 table's size.
 
 A version 7 id is 48 bits of Unix milliseconds, the version and variant,
-and 74 random bits (``os.urandom``): as unique as one can ask for, and no
-easier to guess within its millisecond than a uuid4 is among all others.
-It tells when the task was made, which ``created_at`` tells anyway.
+and 74 random bits (``os.urandom``): fewer than a uuid4's 122, still far
+beyond guessing or colliding within one millisecond. It tells when the
+task was made, which ``created_at`` tells anyway.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
+import threading
 
-_RANDOM_BITS = 74
-_VERSION = 0x7
-_VARIANT = 0b10
+_POOL_BYTES = 4096  # random bytes read from the OS at a time, per thread
+_ID_BYTES = 10  # 74 of their 80 bits are used
+_VARIANT_DIGITS = "89ab"  # the variant's two bits (10) and two random ones
+_pool = threading.local()
 
 
 def new_task_id(now_ns: int) -> str:
-    """A version 7 UUID for a task accepted at ``now_ns`` (Unix nanoseconds), as text."""
-    milliseconds = (now_ns // 1_000_000) & ((1 << 48) - 1)
-    rand = int.from_bytes(os.urandom(10), "big") & ((1 << _RANDOM_BITS) - 1)
-    # 12 random bits after the version, 62 after the variant
-    high, low = rand >> 62, rand & ((1 << 62) - 1)
-    value = (milliseconds << 80) | (_VERSION << 76) | (high << 64) | (_VARIANT << 62) | low
-    return str(uuid.UUID(int=value))
+    """A version 7 UUID for a task accepted at ``now_ns`` (Unix nanoseconds), as text.
+
+    Its random bits come from ``os.urandom``, read 4 KiB at a time per thread
+    (one system call per 409 ids rather than one each); a forked child reads
+    its own.
+    """
+    pid = os.getpid()
+    buffer, at = getattr(_pool, "buffer", b""), getattr(_pool, "at", 0)
+    if at + _ID_BYTES > len(buffer) or getattr(_pool, "pid", None) != pid:
+        buffer, at = os.urandom(_POOL_BYTES), 0
+        _pool.buffer, _pool.pid = buffer, pid
+    _pool.at = at + _ID_BYTES
+    random = buffer[at : at + _ID_BYTES].hex()
+    millis = f"{(now_ns // 1_000_000) & 0xFFFF_FFFF_FFFF:012x}"
+    variant = _VARIANT_DIGITS[buffer[at + _ID_BYTES - 1] & 3]
+    return f"{millis[:8]}-{millis[8:]}-7{random[:3]}-{variant}{random[3:6]}-{random[6:18]}"
