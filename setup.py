@@ -37,6 +37,8 @@ setup(
             # tests/dashboard drive Debian's chromium (apt, see .ci/run) with it; Playwright's
             # own browser download is never used
             "playwright>=1.45",
+            # tests/web/test_peer_front.py imports the benchmark's stacks, which read it
+            "psutil>=5.9",
         ],
         # Everything `python -m bench` imports or starts (wrk and redis-server come from apt).
         "bench": [

@@ -50,6 +50,13 @@ def _json(value: Any, status: int = 200) -> bytes:
     return orjson.dumps(value)
 
 
+def submitted(parsed: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``(action, data)`` of each task of a parsed body (one object or an array),
+    checked as our service checks them; the peers take neither options nor keys."""
+    tasks = check_batch(parsed) if isinstance(parsed, list) else [check_task(parsed)]
+    return [(task.action, task.data) for task in tasks]
+
+
 class Tasks:
     exposed = True
 
@@ -65,10 +72,7 @@ class Tasks:
             return _json({"error": "request body too large"}, 413)
         try:
             parsed = parse_json(body)
-            if isinstance(parsed, list):
-                checked = check_batch(parsed)
-            else:
-                checked = [check_task(parsed)]
+            checked = submitted(parsed)
         except InvalidInput as exc:
             return _json({"error": str(exc)}, 400)
         if isinstance(parsed, list) and self._submit_many is not None:
