@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pykka
 
 import models
@@ -12,6 +14,7 @@ from actors import (
     Executed,
     Flush,
     HeldCounts,
+    Poll,
     QueueConfig,
     RunTask,
     StopClaiming,
@@ -167,6 +170,18 @@ def test_a_crash_report_naming_an_older_attempt_does_not_drop_the_newer_one(stor
     assert (task["status"], task["attempts"], task["error"]) == ("running", 2, "ValueError: no")
 
 
+def completed_running_queued(store) -> tuple[int, int, int]:
+    counts = store.count_by_status()
+    return counts[Status.COMPLETED], counts[Status.RUNNING], counts[Status.QUEUED]
+
+
+def lease_expires_at(store, task_id: str) -> float:
+    cursor = store.db.execute_sql(
+        f"SELECT lease_expires_at FROM tasks WHERE id = {store.db.param}", (task_id,)
+    )
+    return cursor.fetchone()[0]
+
+
 def start_short_tasks(store, seconds: float):
     """40 queued; the workers take their 10; worker 0 reports its first two as having run
     ``seconds`` each. Returns the ids, the dispatcher and the probes' inboxes."""
@@ -186,30 +201,23 @@ def test_with_short_tasks_it_claims_as_many_again_and_hands_them_out_best_first(
     # Given attempts that run a millisecond
     ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.001)
     # Then the claim took worker 0's room and as many again as the workers hold
-    counts = store.count_by_status()
-    assert (counts[Status.COMPLETED], counts[Status.RUNNING], counts[Status.QUEUED]) == (
-        2,
-        20,
-        18,
-    )
+    assert completed_running_queued(store) == (2, 20, 18)
     assert [m.attempt.id for m in inboxes[0]][5:] == ids[10:12]
     # When worker 1 finishes one, it gets the best of those kept ahead at once
     dispatcher.tell(Executed(1, ran_for(inboxes[1][0].attempt, 0.001)))
     latch.wait(13)
     assert inboxes[1][-1].attempt.id == ids[12]
-    # And the lease renewal covers the tasks kept ahead (none was rescued meanwhile)
-    assert dispatcher.ask(HeldCounts()) == [5, 5]
+    # When the leases are renewed, those kept ahead are renewed with the rest
+    later = time.time() + 1000
+    dispatcher.tell(Poll(later))
+    dispatcher.ask(HeldCounts())
+    assert lease_expires_at(store, ids[21]) == later + CONFIG.lease_seconds
 
 
 def test_with_long_tasks_it_claims_only_the_workers_room(store):
     # Given attempts that run 50 ms: another node's idle workers could start the rest
     ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.05)
-    counts = store.count_by_status()
-    assert (counts[Status.COMPLETED], counts[Status.RUNNING], counts[Status.QUEUED]) == (
-        2,
-        10,
-        28,
-    )
+    assert completed_running_queued(store) == (2, 10, 28)
     assert [m.attempt.id for m in inboxes[0]][5:] == ids[10:12]
 
 
