@@ -4,7 +4,7 @@ The reference makes uuid4 ids, whose order is random. Every index keyed by
 a task id (the primary key, the history's ``task_events_task``, the
 deliveries') then takes each new row on a random page, and each commit
 writes one page per task it touched: in the settle-and-claim loop, with
-the history on, that was about a fifth of the drain rate. Ids that grow
+the history on, that was about a quarter of the drain rate. Ids that grow
 with time land where the index ends, a few pages per commit whatever the
 table's size.
 
