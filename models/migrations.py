@@ -194,12 +194,26 @@ def _upkeep(store: Store) -> None:
         store.db.execute_sql(sql)
 
 
+def _listing_by_status(store: Store) -> None:
+    """Version 6: every listing reads the status-led indexes; ``tasks_created`` goes.
+
+    A page with no status filter is read as one short range per status (as a
+    filtered page already was), so the index on creation time alone served
+    nothing but made PostgreSQL's planner go wrong: with most rows of one
+    status, it read that index newest first and filtered, stepping over
+    every newer row of the other statuses (100,000 queued rows: 15 ms a
+    page). One index fewer also makes each insert cheaper.
+    """
+    store.db.execute_sql("DROP INDEX tasks_created")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Store], None]]] = [
     (1, "create tasks", _create_tasks),
     (2, "status check, traceback, leader", _check_statuses),
     (3, "delay, priority, queues, timeouts, cancel", _control),
     (4, "idempotency keys, listings, nodes, history", _history),
     (5, "schedules, retention, webhooks", _upkeep),
+    (6, "listings read by status", _listing_by_status),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

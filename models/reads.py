@@ -107,12 +107,6 @@ class ReadsMixin:
             where.append(f"(created_at, enqueued_ns) < ({p}, {p})")
             params += list(query.after)
         fetch = query.limit + 1  # one more: is there a next page?
-        if query.queue is None and query.action is None and not query.statuses:
-            sql = (
-                f"SELECT {columns} FROM tasks {self.index_hint('tasks_created')} "
-                f"{_where(where)} ORDER BY {_ORDER} LIMIT {fetch}"
-            )
-            return sql, params
         # One branch per status, each a range of an index led by the filter, then status.
         if query.queue is not None:
             index, lead, lead_value = "tasks_queue_created", "queue", query.queue

@@ -3,6 +3,8 @@ that stay stable, filters that read an index, idempotency keys, nodes, counts by
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
 
@@ -168,6 +170,40 @@ def test_every_filter_reads_an_index(store):
         sql, params = store._page_sql(query)
         text = store.explain(sql, params)
         assert "SCAN tasks\n" not in text + "\n" and "Seq Scan on tasks" not in text, (query, text)
+
+
+# A page that steps over rows: a scan of the whole table or index (SQLite's "SCAN
+# tasks", PostgreSQL's "Seq Scan"), or rows an index gives then filtered by status.
+_STEPS_OVER = re.compile(r"SCAN tasks|Seq Scan on tasks|Filter: .*\bstatus = ")
+
+
+def test_a_page_of_one_status_reads_only_that_status_however_the_rows_are_spread(store):
+    """Most rows old and completed, the newest queued (a busy queue's table): a page
+    of completed tasks must not step over every queued row to find them. With an
+    index on creation time alone, PostgreSQL's planner read it newest first and
+    filtered the status: 15 ms a page at 1,000,000 rows."""
+
+    def made(count, at):
+        return [
+            models.new_task("job", {}, TaskOptions(3), now_ns=int(at * 1e9)) for _ in range(count)
+        ]
+
+    old, new = made(4500, NOW), made(500, NOW + 9)
+    store.enqueue(old + new)
+    store.db.execute_sql(f"UPDATE tasks SET status = 'completed' WHERE created_at < {NOW + 1}")
+    store.db.execute_sql("ANALYZE")
+    for query in (
+        TaskQuery(),
+        TaskQuery(statuses=(Status.COMPLETED,)),
+        TaskQuery(queue="default"),
+        TaskQuery(action="job"),
+        TaskQuery(limit=1000),
+        TaskQuery(created_after=int(NOW)),
+    ):
+        text = store.explain(*store._page_sql(query))
+        assert not _STEPS_OVER.search(text), (query, text)
+    page = store.list_page(TaskQuery(statuses=(Status.COMPLETED,), limit=10))
+    assert [t["id"] for t in page.tasks] == [t["id"] for t in old[::-1][:10]]
 
 
 def test_listings_cut_big_fields_and_one_task_has_them_whole(store):
