@@ -72,12 +72,14 @@ class ReadsMixin:
 
         Every filter reads an index led by it and then by the status, one
         range per status, each read at most ``limit`` rows deep, so a page
-        costs the same at any table size; paging goes on after the last row
-        of the previous page, so tasks arriving meanwhile (newer) never shift
-        it: no task is shown twice or skipped. ``payload``, ``result`` and
-        ``error`` longer than ``LISTED_TEXT_CHARS`` are cut (and the task says
-        ``truncated``), so a page of big tasks stays small; ``get_task``
-        gives them whole.
+        costs the same at any table size and however the rows are spread
+        among the statuses. With no filter, a store that keeps an index on
+        creation time alone reads one range of it (``pages_by_creation_index``).
+        Paging goes on after the last row of the previous page, so tasks
+        arriving meanwhile (newer) never shift it: no task is shown twice or
+        skipped. ``payload``, ``result`` and ``error`` longer than
+        ``LISTED_TEXT_CHARS`` are cut (and the task says ``truncated``), so a
+        page of big tasks stays small; ``get_task`` gives them whole.
         """
         sql, params = self._page_sql(query)
         rows = self.db.execute_sql(sql, params).fetchall()
@@ -107,6 +109,13 @@ class ReadsMixin:
             where.append(f"(created_at, enqueued_ns) < ({p}, {p})")
             params += list(query.after)
         fetch = query.limit + 1  # one more: is there a next page?
+        filtered = query.queue is not None or query.action is not None or query.statuses
+        if not filtered and self.pages_by_creation_index:
+            sql = (
+                f"SELECT {columns} FROM tasks {self.index_hint('tasks_created')} "
+                f"{_where(where)} ORDER BY {_ORDER} LIMIT {fetch}"
+            )
+            return sql, params
         # One branch per status, each a range of an index led by the filter, then status.
         if query.queue is not None:
             index, lead, lead_value = "tasks_queue_created", "queue", query.queue

@@ -55,6 +55,11 @@ def open_sqlite(url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECO
 
 
 class SqliteStore(Store):
+    # ``INDEXED BY`` pins each query to its index, so the index on creation time
+    # cannot mislead a filtered page here; one range of it reads a 1,000-task page
+    # in 2.2 ms, where seven merged ranges take 5.5 (SQLite sorts each of them).
+    pages_by_creation_index = True
+
     def __init__(self, db: Database, url: str) -> None:
         super().__init__(db, url)
         self._files = DatabaseFiles(db.database)

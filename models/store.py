@@ -116,6 +116,9 @@ class Store(
     real_type = "REAL"
     serial_type = "INTEGER"  # an integer key the database numbers itself
     row_lock_clause = ""  # appended to a SELECT whose rows the transaction changes next
+    # Whether a page with no filter reads the index on creation time alone (one
+    # range) or, like a filtered page, one range per status (see ``list_page``).
+    pages_by_creation_index = False
 
     def __init__(self, db: Database, url: str) -> None:
         self.db = db
