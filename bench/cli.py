@@ -370,10 +370,13 @@ def main(argv: list[str] | None = None) -> int:
     raw_name = "latest.json" if output == FULL_REPORT.resolve() else "latest-partial.json"
     (RESULTS_DIR / raw_name).write_text(json.dumps(raw, indent=2, default=str))
     output.parent.mkdir(parents=True, exist_ok=True)
-    large = RESULTS_DIR / f"SCALE-{document.LARGE_RUN}.md"
-    large_text = large.read_text() if large.exists() else None
+    large_runs = {
+        label: path.read_text()
+        for label in document.LARGE_RUNS
+        if (path := RESULTS_DIR / f"SCALE-{label}.md").exists()
+    }
     output.write_text(
-        document.render(tables, runs, info, sizes, args, failures, elapsed, large_text)
+        document.render(tables, runs, info, sizes, args, failures, elapsed, large_runs)
     )
     print(f"wrote {output} in {elapsed:.0f}s")
 
