@@ -51,6 +51,7 @@ import actors  # noqa: E402
 import models  # noqa: E402
 import web  # noqa: E402
 from actors import config as queue_defaults  # noqa: E402
+from actors.log_writer import LineWriter  # noqa: E402
 
 ENV_PREFIX = "TASKQUEUE_"
 TEST_ENV_PREFIX = "TASKQUEUE_TEST_"  # the test suite's own variables, not settings
@@ -726,8 +727,11 @@ def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
 def setup_logging(settings: Settings) -> None:
     level = getattr(logging, settings.log_level)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig, but written by a thread of its own
+        writer = LineWriter(sys.stderr)
+        writer.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(writer)
     root.setLevel(level)
     for handler in root.handlers:
         handler.setLevel(level)
@@ -745,6 +749,12 @@ def setup_logging(settings: Settings) -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+
+
+def flush_logs() -> None:
+    """Before ``os._exit``: every line logged so far is written."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
 
 
 def migrate_only(store: models.Store) -> int:
@@ -828,6 +838,7 @@ def serve(settings: Settings, store: models.Store) -> int:
             # A second signal: everything accepted is already committed, and
             # whatever runs now is taken back at the next start.
             logger.warning("second signal: exiting now")
+            flush_logs()
             os._exit(0)
         # Set before the log line: a second signal may arrive while it is written.
         stop_requested.set()
