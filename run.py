@@ -51,7 +51,7 @@ import actors  # noqa: E402
 import models  # noqa: E402
 import web  # noqa: E402
 from actors import config as queue_defaults  # noqa: E402
-from actors.log_writer import LineWriter  # noqa: E402
+from actors.log_writer import LineFormatter, LineWriter  # noqa: E402
 
 ENV_PREFIX = "TASKQUEUE_"
 TEST_ENV_PREFIX = "TASKQUEUE_TEST_"  # the test suite's own variables, not settings
@@ -730,7 +730,7 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     if not root.handlers:  # as logging.basicConfig, but written by a thread of its own
         writer = LineWriter(sys.stderr)
-        writer.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        writer.setFormatter(LineFormatter("%(asctime)s %(levelname)s %(message)s"))
         root.addHandler(writer)
     root.setLevel(level)
     for handler in root.handlers:

@@ -21,10 +21,28 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import TextIO
 
 FLUSH_TIMEOUT_SECONDS = 5.0  # a flush or close waits for a stuck stream this long at most
 _STOP = object()
+
+
+class LineFormatter(logging.Formatter):
+    """``logging.Formatter`` with its default time (``2026-11-30 12:03:10,123``), whose
+    date and time of day are formatted once a second rather than for every line."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__(fmt)
+        self._second: tuple[int, str] = (-1, "")  # replaced whole: safe across threads
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - the stdlib's name
+        second = int(record.created)
+        cached_second, text = self._second
+        if second != cached_second:
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (second, text)
+        return self.default_msec_format % (text, record.msecs)
 
 
 class LineWriter(logging.Handler):

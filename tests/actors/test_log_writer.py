@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from actors.log_writer import LineWriter
+from actors.log_writer import LineFormatter, LineWriter
 
 
 class Stream:
@@ -109,3 +109,12 @@ def test_a_failing_stream_loses_its_lines_not_the_writer(logged):
     logger.info("kept")
     writer.flush()
     assert stream.lines() == ["INFO kept"]
+
+
+def test_the_formatter_writes_the_time_as_the_stdlibs_across_seconds():
+    fmt = "%(asctime)s %(levelname)s %(message)s"
+    ours, stdlib = LineFormatter(fmt), logging.Formatter(fmt)
+    for created in (1_700_000_000.998, 1_700_000_000.999, 1_700_000_001.0, 1_700_000_061.5):
+        record = logging.LogRecord("t", logging.INFO, "", 0, "hello", None, None)
+        record.created, record.msecs = created, int(created % 1 * 1000)
+        assert ours.format(record) == stdlib.format(record)
