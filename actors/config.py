@@ -23,9 +23,16 @@ LEADER_RENEW_SECONDS = 2.0  # how often the leader renews its lease, and others 
 LEADER_LEASE_SECONDS = 10.0  # a leader lease row not renewed for this long may be taken over
 MAX_COMMIT_BATCH = 64  # outcomes the dispatcher commits in one transaction at most
 MAX_COMMIT_DELAY_SECONDS = 0.01  # longest a finished attempt waits for its outcome's commit
-# The dispatcher claims ahead (as many again as the workers hold) only while attempts
-# typically take less than this: short tasks then never wait for a commit to get work.
+# The dispatcher claims ahead only while attempts typically take less than this: short
+# tasks then never wait for a commit to get work.
 CLAIM_AHEAD_MAX_RUN_SECONDS = 0.01
+# While it does, it keeps up to this many times the workers' room (prefetch each) ahead
+# of them, and a dispatcher with nothing else to do commits and claims only once the
+# tasks its workers hold and it keeps ahead are down to REFILL_AT_ROUNDS times their
+# room (or an outcome waited MAX_COMMIT_DELAY_SECONDS): one commit then settles about
+# as many outcomes as the workers' room, instead of whatever finished during the last.
+CLAIM_AHEAD_ROUNDS = 3
+REFILL_AT_ROUNDS = 1.5
 RUN_TIME_SMOOTHING = 0.2  # weight of the newest attempt in the typical run time
 DAY_SECONDS = 86_400.0
 DEFAULT_RETAIN_COMPLETED_SECONDS = 7 * DAY_SECONDS  # finished tasks kept this long; 0: forever

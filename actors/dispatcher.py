@@ -14,11 +14,14 @@ from models import clock
 
 from . import metrics
 from .actions import ActionRegistry
+from .alarm import Alarm
 from .attempt import Attempt, WorkerSlot
 from .config import (
     CLAIM_AHEAD_MAX_RUN_SECONDS,
+    CLAIM_AHEAD_ROUNDS,
     MAX_COMMIT_BATCH,
     MAX_COMMIT_DELAY_SECONDS,
+    REFILL_AT_ROUNDS,
     RUN_TIME_SMOOTHING,
     QueueConfig,
 )
@@ -27,6 +30,7 @@ from .log import log_event
 from .messages import (
     AttachWorker,
     CancelRequested,
+    CommitDue,
     Executed,
     Flush,
     HeldCounts,
@@ -59,10 +63,17 @@ class Dispatcher(pykka.ThreadingActor):
     commit makes it run again (at-least-once).
 
     While attempts typically run under ``CLAIM_AHEAD_MAX_RUN_SECONDS``, a
-    claim also takes up to as many tasks again as the workers may hold, kept
-    in the dispatcher (``running`` under the same lease) and handed to the
-    first worker with room: the workers then run through a commit instead of
-    waiting for it. Longer tasks are claimed only for the workers' room, so
+    claim also takes up to ``CLAIM_AHEAD_ROUNDS`` times what the workers may
+    hold, kept in the dispatcher (``running`` under the same lease) and
+    handed to the first worker with room: the workers then run through a
+    commit instead of waiting for it. And with nothing else to do, the
+    dispatcher commits and claims only once the tasks held and kept ahead
+    are down to ``REFILL_AT_ROUNDS`` times the workers' room, so that a
+    commit settles a group of outcomes rather than the one or two that
+    finished during the last; its alarm makes sure that no outcome waits
+    longer than ``MAX_COMMIT_DELAY_SECONDS`` even when no message comes
+    (the next tasks turned out slow). Longer tasks are claimed only for the
+    workers' room and committed as soon as nothing else is to be done, so
     that another node's idle workers are never kept from them; the typical
     run time is a moving average of the attempts this node ran. Tasks kept
     ahead are given back at a stop, and a cancel takes them at once.
@@ -104,6 +115,9 @@ class Dispatcher(pykka.ThreadingActor):
         self._last_claim = float("-inf")  # monotonic
         self._pending: list[models.Outcome] = []
         self._pending_since: float | None = None  # monotonic time of the oldest uncommitted one
+        self._alarm: Alarm | None = None  # CommitDue when an outcome waited long enough
+        self._alarm_since: float | None = None  # the _pending_since the alarm is set for
+        self._unusual = False  # an outcome pending is not a completion (a failure, a cancel…)
         self._paused: set[str] = set()
         self._known_queues: set[str] = {models.DEFAULT_QUEUE}
         self._last_heartbeat = clock.now()
@@ -112,6 +126,7 @@ class Dispatcher(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         """Runs in the dispatcher's thread first: learns the queues and which are paused."""
+        self._alarm = Alarm(self.actor_ref, CommitDue, name="dispatcher-alarm")
         self._read_queues()
 
     def on_receive(self, message: object) -> object:
@@ -145,6 +160,8 @@ class Dispatcher(pykka.ThreadingActor):
                 self._maybe_due = True
             case Flush():
                 self._commit(now)
+            case CommitDue():
+                pass  # the step below finds the oldest outcome due
             case StopClaiming():
                 self._claiming = False
                 self._give_back_ahead()
@@ -164,6 +181,8 @@ class Dispatcher(pykka.ThreadingActor):
     def on_stop(self) -> None:
         """Runs in the dispatcher's thread when it is stopped: commits what it holds,
         then closes its connection."""
+        if self._alarm is not None:
+            self._alarm.stop()
         self._give_back_ahead()
         self._commit(clock.now())
         self._store.close()
@@ -176,16 +195,20 @@ class Dispatcher(pykka.ThreadingActor):
         self._pending += outcomes
         if any(outcome.ending != models.Ending.COMPLETED for outcome in outcomes):
             self._maybe_due = True  # a retry or a task given back may be due at once
+            self._unusual = True
 
     def _step(self, now: float) -> None:
         """Commit the outcomes if they are due, and claim if there is room; one transaction.
 
         Outcomes are due when no message waits (nothing more to add to the
-        group), or ``MAX_COMMIT_BATCH`` wait, or the oldest has waited
+        group) and the workers are running low (``_running_low``) or one of
+        them is not a completion (a failure, a cancel, a task given back), or
+        ``MAX_COMMIT_BATCH`` wait, or the oldest has waited
         ``MAX_COMMIT_DELAY_SECONDS``. A claim waits for the same moment, so a
-        burst of wakes or outcomes makes one claim, not one each.
+        burst of wakes or outcomes makes one claim, not one each. Outcomes
+        left waiting set the alarm for their deadline.
         """
-        quiet = self.actor_inbox.empty()
+        quiet = self.actor_inbox.empty() and (self._unusual or self._running_low())
         since = self._pending_since
         commit = bool(self._pending) and (
             quiet
@@ -200,6 +223,19 @@ class Dispatcher(pykka.ThreadingActor):
         )
         if commit or claim:
             self._commit(now, claim=claim)
+        since = self._pending_since
+        if since is not None and since != self._alarm_since and self._alarm is not None:
+            self._alarm_since = since
+            self._alarm.set(since + MAX_COMMIT_DELAY_SECONDS, since)
+
+    def _running_low(self) -> bool:
+        """Whether the tasks the workers hold and those kept ahead are down to
+        ``REFILL_AT_ROUNDS`` times the workers' room; always, while tasks are long."""
+        if not self._claims_ahead():
+            return True
+        held = len(self._ahead) + sum(len(held) for held in self._held)
+        live = sum(1 for ref in self._workers if ref is not None)
+        return held <= REFILL_AT_ROUNDS * self._config.prefetch * live
 
     def _commit(self, now: float, claim: bool = False) -> None:
         """Settle every pending outcome, and claim if asked, in one transaction."""
@@ -232,6 +268,7 @@ class Dispatcher(pykka.ThreadingActor):
                 )
             self._pending = self._pending[len(outcomes) :]
             self._pending_since = time.monotonic() if self._pending else None
+            self._unusual = any(o.ending != models.Ending.COMPLETED for o in self._pending)
         if request is not None:
             self._last_claim = time.monotonic()
             self._maybe_due = len(settled.claimed) == request.limit
@@ -262,7 +299,7 @@ class Dispatcher(pykka.ThreadingActor):
         ]
         room = sum(prefetch - len(held) for held in live)
         if self._claims_ahead():
-            room += max(0, prefetch * len(live) - len(self._ahead))
+            room += max(0, CLAIM_AHEAD_ROUNDS * prefetch * len(live) - len(self._ahead))
         return room
 
     def _claims_ahead(self) -> bool:

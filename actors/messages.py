@@ -34,6 +34,14 @@ class Flush:
 
 
 @dataclass(frozen=True)
+class CommitDue:
+    """The dispatcher's alarm → dispatcher: the outcome pending since ``since``
+    (``time.monotonic()``) has waited ``MAX_COMMIT_DELAY_SECONDS``."""
+
+    since: float
+
+
+@dataclass(frozen=True)
 class Wake:
     """Web handler, listener, upkeep or supervisor → dispatcher: new tasks may be due.
 

@@ -21,6 +21,9 @@ from actors import (
     Wake,
     WorkerSlot,
 )
+from actors import dispatcher as dispatcher_module
+from actors.config import CLAIM_AHEAD_ROUNDS, MAX_COMMIT_DELAY_SECONDS, REFILL_AT_ROUNDS
+from actors.finished import FinishedBoard
 from models import Status
 
 from .helpers import Latch, ProbeWorker
@@ -28,8 +31,8 @@ from .helpers import Latch, ProbeWorker
 CONFIG = QueueConfig(workers=2, prefetch=5, owner="test-host:1", lease_seconds=30)
 
 
-def start_dispatcher(store, config: QueueConfig = CONFIG):
-    dispatcher = Dispatcher.start(config, store)
+def start_dispatcher(store, config: QueueConfig = CONFIG, board: FinishedBoard | None = None):
+    dispatcher = Dispatcher.start(config, store, board=board)
     inboxes = [[] for _ in range(config.workers)]
     latch = Latch()
     for index in range(config.workers):
@@ -182,11 +185,11 @@ def lease_expires_at(store, task_id: str) -> float:
     return cursor.fetchone()[0]
 
 
-def start_short_tasks(store, seconds: float):
-    """40 queued; the workers take their 10; worker 0 reports its first two as having run
+def start_short_tasks(store, seconds: float, board: FinishedBoard | None = None):
+    """60 queued; the workers take their 10; worker 0 reports its first two as having run
     ``seconds`` each. Returns the ids, the dispatcher and the probes' inboxes."""
-    ids = enqueue(store, 40)
-    dispatcher, inboxes, latch = start_dispatcher(store)
+    ids = enqueue(store, 60)
+    dispatcher, inboxes, latch = start_dispatcher(store, board=board)
     dispatcher.tell(Wake())
     latch.wait(10)
     assert store.count_by_status()[Status.RUNNING] == 10  # nothing known yet of run times
@@ -197,11 +200,12 @@ def start_short_tasks(store, seconds: float):
     return ids, dispatcher, inboxes, latch
 
 
-def test_with_short_tasks_it_claims_as_many_again_and_hands_them_out_best_first(store):
+def test_with_short_tasks_it_claims_three_times_the_workers_room_ahead_best_first(store):
     # Given attempts that run a millisecond
     ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.001)
-    # Then the claim took worker 0's room and as many again as the workers hold
-    assert completed_running_queued(store) == (2, 20, 18)
+    # Then the claim took worker 0's room and three times what the workers hold
+    assert CLAIM_AHEAD_ROUNDS == 3
+    assert completed_running_queued(store) == (2, 40, 18)
     assert [m.attempt.id for m in inboxes[0]][5:] == ids[10:12]
     # When worker 1 finishes one, it gets the best of those kept ahead at once
     dispatcher.tell(Executed(1, ran_for(inboxes[1][0].attempt, 0.001)))
@@ -211,19 +215,19 @@ def test_with_short_tasks_it_claims_as_many_again_and_hands_them_out_best_first(
     later = time.time() + 1000
     dispatcher.tell(Poll(later))
     dispatcher.ask(HeldCounts())
-    assert lease_expires_at(store, ids[21]) == later + CONFIG.lease_seconds
+    assert lease_expires_at(store, ids[41]) == later + CONFIG.lease_seconds
 
 
 def test_with_long_tasks_it_claims_only_the_workers_room(store):
     # Given attempts that run 50 ms: another node's idle workers could start the rest
     ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.05)
-    assert completed_running_queued(store) == (2, 10, 28)
+    assert completed_running_queued(store) == (2, 10, 48)
     assert [m.attempt.id for m in inboxes[0]][5:] == ids[10:12]
 
 
 def test_tasks_kept_ahead_are_canceled_at_once_and_given_back_at_a_stop(store):
     ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.001)
-    ahead = ids[12:22]
+    ahead = ids[12:42]
     # When one kept ahead is canceled
     assert store.cancel(ahead[0], "ops", 1_796_000_000.0) == Status.RUNNING
     dispatcher.tell(CancelRequested((ahead[0],)))
@@ -240,3 +244,47 @@ def test_tasks_kept_ahead_are_canceled_at_once_and_given_back_at_a_stop(store):
         assert (task["status"], task["attempts"]) == ("queued", 0), task_id
     assert store.count_by_status()[Status.RUNNING] == 10
     assert all(m.attempt.id not in ahead for inbox in inboxes for m in inbox)
+
+
+def test_with_short_tasks_outcomes_wait_for_a_group_and_settle_when_workers_run_low(
+    store, monkeypatch
+):
+    # Given short tasks, 10 held and 30 kept ahead, and no deadline in the way
+    monkeypatch.setattr(dispatcher_module, "MAX_COMMIT_DELAY_SECONDS", 60.0)
+    ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.001)
+    mark = REFILL_AT_ROUNDS * CONFIG.prefetch * CONFIG.workers  # 15
+    # When the workers finish tasks one at a time, each waited for, until the tasks held
+    # and kept ahead are down to the mark (each finished task is replaced from those ahead)
+    reported: list[str] = []
+    unreported = [2, 0]  # worker 0 reported its first two already
+    while 40 - len(reported) > mark:
+        index = len(reported) % 2
+        latch.wait(12 + len(reported))
+        attempt = inboxes[index][unreported[index]].attempt
+        unreported[index] += 1
+        dispatcher.tell(Executed(index, ran_for(attempt, 0.001)))
+        dispatcher.ask(HeldCounts())
+        reported.append(attempt.id)
+        if 40 - len(reported) > mark:
+            # Then, while they are not, nothing is committed: the outcomes wait
+            assert store.get_task(attempt.id)["status"] == "running"
+    # And once they are, every outcome so far is committed in one go, with a claim of
+    # what is left (18 queued, fewer than the room)
+    assert len(reported) == 25
+    assert {store.get_task(task_id)["status"] for task_id in reported} == {"completed"}
+    assert completed_running_queued(store) == (2 + 25, 40 - 25 + 18, 0)
+
+
+def test_an_outcome_waiting_for_a_group_is_committed_at_its_deadline_without_a_message(store):
+    # Given short tasks, and 40 held and kept ahead: far more than the refill mark
+    board = FinishedBoard()
+    ids, dispatcher, inboxes, latch = start_short_tasks(store, 0.001, board)
+    # When worker 1 finishes one, and then nothing more happens (the next tasks are slow)
+    finished = inboxes[1][0].attempt
+    done = board.watch(finished.id)
+    reported = time.monotonic()
+    dispatcher.tell(Executed(1, ran_for(finished, 0.001)))
+    # Then the dispatcher's alarm commits it once it has waited its longest
+    assert done.wait(5)
+    assert time.monotonic() - reported >= MAX_COMMIT_DELAY_SECONDS
+    assert store.get_task(finished.id)["status"] == "completed"
