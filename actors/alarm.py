@@ -9,28 +9,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pykka
 
 
 class Alarm:
-    def __init__(self, ref: pykka.ActorRef, make: Callable[[object], object], name: str) -> None:
-        """``make(token)`` is the message told when the alarm goes off, ``token`` being
-        what ``set`` was given."""
+    def __init__(self, ref: pykka.ActorRef, message: object, name: str) -> None:
+        """``message`` is what ``ref`` is told each time the alarm goes off."""
         self._ref = ref
-        self._make = make
+        self._message = message
         self._condition = threading.Condition()
         self._at: float | None = None  # time.monotonic() to go off at; None: not armed
-        self._token: object = None
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def set(self, at: float, token: object = None) -> None:
+    def set(self, at: float) -> None:
         """Go off at ``at`` (``time.monotonic()``) instead of any time set before."""
         with self._condition:
-            self._at, self._token = at, token
+            self._at = at
             self._condition.notify()
 
     def stop(self) -> None:
@@ -53,8 +50,8 @@ class Alarm:
                     self._condition.wait(left)
                 if self._stopped:
                     return
-                token, self._at, self._token = self._token, None, None
+                self._at = None
             try:
-                self._ref.tell(self._make(token))
+                self._ref.tell(self._message)
             except pykka.ActorDeadError:
                 return

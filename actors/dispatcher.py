@@ -126,7 +126,7 @@ class Dispatcher(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         """Runs in the dispatcher's thread first: learns the queues and which are paused."""
-        self._alarm = Alarm(self.actor_ref, CommitDue, name="dispatcher-alarm")
+        self._alarm = Alarm(self.actor_ref, CommitDue(), name="dispatcher-alarm")
         self._read_queues()
 
     def on_receive(self, message: object) -> object:
@@ -226,16 +226,16 @@ class Dispatcher(pykka.ThreadingActor):
         since = self._pending_since
         if since is not None and since != self._alarm_since and self._alarm is not None:
             self._alarm_since = since
-            self._alarm.set(since + MAX_COMMIT_DELAY_SECONDS, since)
+            self._alarm.set(since + MAX_COMMIT_DELAY_SECONDS)
 
     def _running_low(self) -> bool:
         """Whether the tasks the workers hold and those kept ahead are down to
         ``REFILL_AT_ROUNDS`` times the workers' room; always, while tasks are long."""
         if not self._claims_ahead():
             return True
-        held = len(self._ahead) + sum(len(held) for held in self._held)
-        live = sum(1 for ref in self._workers if ref is not None)
-        return held <= REFILL_AT_ROUNDS * self._config.prefetch * live
+        live = self._live_held()
+        held = len(self._ahead) + sum(len(held) for held in live)
+        return held <= REFILL_AT_ROUNDS * self._config.prefetch * len(live)
 
     def _commit(self, now: float, claim: bool = False) -> None:
         """Settle every pending outcome, and claim if asked, in one transaction."""
@@ -292,15 +292,19 @@ class Dispatcher(pykka.ThreadingActor):
     def _free_slots(self) -> int:
         """Room in the live workers, and ahead of them while tasks are short."""
         prefetch = self._config.prefetch
-        live = [
-            held
-            for ref, held in zip(self._workers, self._held, strict=True)
-            if ref is not None and ref.is_alive()
-        ]
+        live = self._live_held()
         room = sum(prefetch - len(held) for held in live)
         if self._claims_ahead():
             room += max(0, CLAIM_AHEAD_ROUNDS * prefetch * len(live) - len(self._ahead))
         return room
+
+    def _live_held(self) -> list[dict[str, Attempt]]:
+        """What each live worker holds."""
+        return [
+            held
+            for ref, held in zip(self._workers, self._held, strict=True)
+            if ref is not None and ref.is_alive()
+        ]
 
     def _claims_ahead(self) -> bool:
         typical = self._typical_run

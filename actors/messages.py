@@ -35,10 +35,8 @@ class Flush:
 
 @dataclass(frozen=True)
 class CommitDue:
-    """The dispatcher's alarm → dispatcher: the outcome pending since ``since``
-    (``time.monotonic()``) has waited ``MAX_COMMIT_DELAY_SECONDS``."""
-
-    since: float
+    """The dispatcher's alarm → dispatcher: the oldest outcome pending has waited
+    ``MAX_COMMIT_DELAY_SECONDS``."""
 
 
 @dataclass(frozen=True)

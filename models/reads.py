@@ -109,7 +109,7 @@ class ReadsMixin:
             where.append(f"(created_at, enqueued_ns) < ({p}, {p})")
             params += list(query.after)
         fetch = query.limit + 1  # one more: is there a next page?
-        filtered = query.queue is not None or query.action is not None or query.statuses
+        filtered = query.queue is not None or query.action is not None or bool(query.statuses)
         if not filtered and self.pages_by_creation_index:
             sql = (
                 f"SELECT {columns} FROM tasks {self.index_hint('tasks_created')} "

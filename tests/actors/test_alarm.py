@@ -1,4 +1,4 @@
-"""The alarm: one message at the time last set, with its token; stop ends its thread."""
+"""The alarm: its message once at the time last set; stop ends its thread."""
 
 from __future__ import annotations
 
@@ -20,20 +20,20 @@ class Recorder(pykka.ThreadingActor):
         self._latch.hit((message, time.monotonic()))
 
 
-def test_it_goes_off_once_at_the_time_last_set_with_that_token():
+def test_it_goes_off_once_at_the_time_last_set():
     latch = Latch()
     ref = Recorder.start(latch)
-    alarm = Alarm(ref, lambda token: ("due", token), name="test-alarm")
+    alarm = Alarm(ref, "due", name="test-alarm")
     try:
-        alarm.set(time.monotonic() + 3600, "far")
+        alarm.set(time.monotonic() + 3600)
         set_at = time.monotonic()
-        alarm.set(set_at + 0.02, "soon")  # moves it
+        alarm.set(set_at + 0.02)  # moves it
         latch.wait(1)
         (message, at) = latch.items[0]
-        assert message == ("due", "soon") and at >= set_at + 0.02
-        alarm.set(time.monotonic(), "again")  # it can be set again after it went off
+        assert message == "due" and at >= set_at + 0.02
+        alarm.set(time.monotonic())  # it can be set again after it went off
         latch.wait(2)
-        assert latch.items[1][0] == ("due", "again")
+        assert latch.items[1][0] == "due"
     finally:
         alarm.stop()
         ref.stop()
