@@ -16,6 +16,7 @@ import itertools
 import json
 import multiprocessing
 import queue
+import select
 import threading
 import time
 from dataclasses import dataclass
@@ -128,6 +129,16 @@ def closed_loop(
     )
 
 
+def _closed_by_server(conn: http.client.HTTPConnection) -> bool:
+    """Whether an idle keep-alive connection was closed by the server (it is readable:
+    the end of the stream); checked before reusing it, as urllib3 does, since a server
+    closes idle connections after its timeout (ours, cheroot's and nginx's alike)."""
+    if conn.sock is None:
+        return False
+    readable, _, _ = select.select([conn.sock], [], [], 0)
+    return bool(readable)
+
+
 def _open_loop_sender(base_urls, bodies, rate, count, start_at, accepted, threads) -> None:
     """Request i is due at ``start_at + i / rate`` (monotonic clock, shared by processes);
     it goes to ``base_urls[i % n]`` with ``bodies[i % m]``."""
@@ -151,6 +162,8 @@ def _open_loop_sender(base_urls, bodies, rate, count, start_at, accepted, thread
                 time.sleep(delay)
             which = index % len(conns)
             conn = conns[which]
+            if _closed_by_server(conn):
+                conn.close()  # the next request opens a new one
             body = bodies[index % len(bodies)]
             sent = time.monotonic()
             try:

@@ -10,10 +10,12 @@ is the storage's own limit (``bench/physical.py``).
 
 from __future__ import annotations
 
+import collections
 import functools
 import http.client
 import json
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -342,6 +344,7 @@ def open_loop(
     watch every accepted task until it is seen completed (or the grace time ends)."""
     count = int(rate * seconds)
     errors = 0
+    error_kinds: collections.Counter[str] = collections.Counter()
     post_ms: list[float] = []
     lag_ms: list[float] = []
     sending = True
@@ -361,12 +364,15 @@ def open_loop(
                 lag_ms.append((sent - due) * 1000)
                 if error is not None:
                     errors += 1
+                    error_kinds[error] += 1
                     continue
                 post_ms.append((answered - due) * 1000)
                 watcher.add(task_id, due)
                 arrived = True
             watcher.check(force=arrived)
             time.sleep(ID_POLL_SECONDS)
+    for error, times in error_kinds.most_common(5):  # what the figures cannot say
+        print(f"    {stack.name}: {times} × {error}", file=sys.stderr, flush=True)
     return {"count": count, "errors": errors, "post_ms": sorted(post_ms), "lag_ms": sorted(lag_ms)}
 
 
