@@ -804,7 +804,9 @@ def serve(settings: Settings, store: models.Store) -> int:
         logger.error("%s", exc)
         supervisor.stop()
         return EXIT_MIGRATION_FAILED
-    intake = models.Intake(store, settings.intake)
+    # The web handlers wake this node's dispatcher after each accept (web/tasks.py),
+    # so its listener hears only other processes' new tasks.
+    intake = models.Intake(store, settings.intake, tell_here=False)
     draining = threading.Event()
     liveness = web.Liveness(
         actors_alive=lambda: supervisor.is_alive() and service.dispatcher.is_alive(),

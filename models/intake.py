@@ -61,9 +61,13 @@ class Intake:
         store: Store,
         config: IntakeConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        tell_here: bool = True,
     ) -> None:
-        """``clock`` times the backlog recount behind ``max_queued`` (tests pass their own)."""
+        """``clock`` times the backlog recount behind ``max_queued`` (tests pass their own).
+        ``tell_here`` False: whoever calls ``accept`` wakes this process's dispatcher
+        itself, so the store's own listener need not (see ``Store.enqueue``)."""
         self._store = store
+        self._tell_here = tell_here
         self._config = config or IntakeConfig()
         self._clock = clock
         self.commits = 0  # transactions committed so far: fewer than accepts under load
@@ -155,7 +159,8 @@ class Intake:
         errors: list[Exception | None]
         try:
             self._refuse_if_files_wrong()
-            self._store.enqueue([row for pending in batch for row in pending.rows])
+            rows = [row for pending in batch for row in pending.rows]
+            self._store.enqueue(rows, tell_here=self._tell_here)
             errors = [None] * len(batch)
         except (IntegrityError, DataError):
             # Some request's rows are refused: commit the others, refuse only those.
@@ -192,7 +197,8 @@ class Intake:
 
     def _commit_each(self, batch: list[_Pending]) -> list[Exception | None]:
         try:
-            errors = self._store.enqueue_each([pending.rows for pending in batch])
+            groups = [pending.rows for pending in batch]
+            errors = self._store.enqueue_each(groups, tell_here=self._tell_here)
         except Exception as exc:  # noqa: BLE001 - as in _commit
             return [self._failed(exc, batch)] * len(batch)
         self.commits += 1

@@ -3,7 +3,9 @@
 Claims take rows with ``FOR UPDATE SKIP LOCKED`` in a CTE, so concurrent
 claims from any number of nodes never wait on each other nor take the same
 row. Each enqueue sends a NOTIFY in its transaction, and a node's listener
-hears it on a connection of its own. The leader lease is a session advisory
+hears it on a connection of its own; a NOTIFY names its store (``origin``)
+when that store's process wakes itself, and that store's listener leaves it
+out. The leader lease is a session advisory
 lock, released by the server when the holder's connection ends.
 """
 
@@ -74,8 +76,9 @@ class PostgresStore(Store):
         )
         self.db.execute_sql(f"ALTER TABLE tasks ALTER COLUMN status SET DEFAULT '{default}'")
 
-    def _notify_enqueued(self) -> None:
-        self.db.execute_sql("SELECT pg_notify(%s, '')", (NOTIFY_CHANNEL,))
+    def _notify_enqueued(self, tell_here: bool = True) -> None:
+        payload = "" if tell_here else self.origin
+        self.db.execute_sql("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
 
     def _notify_finished(self, task_ids: Sequence[str]) -> None:
         payload: list[str] = []
@@ -176,7 +179,7 @@ class PostgresStore(Store):
         return "\n".join(row[0] for row in cursor.fetchall())
 
     def open_listener(self) -> PostgresListener:
-        return PostgresListener({"dbname": self.db.database, **self.db.connect_params})
+        return PostgresListener({"dbname": self.db.database, **self.db.connect_params}, self.origin)
 
     def try_lead(self, holder: str, now: float, ttl_seconds: float) -> bool:
         """The lock is held by the calling thread's connection; asking again while
@@ -197,8 +200,9 @@ class PostgresStore(Store):
 class PostgresListener(Listener):
     """``LISTEN`` on an autocommit connection of its own, woken by a socket pair on interrupt."""
 
-    def __init__(self, connect_kwargs: dict) -> None:
+    def __init__(self, connect_kwargs: dict, origin: str) -> None:
         self._connect_kwargs = connect_kwargs
+        self._origin = origin  # "new tasks" sent with this payload are left out
         self._connection = None
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -231,7 +235,7 @@ class PostgresListener(Listener):
             for notice in connection.notifies:
                 if notice.channel == FINISHED_CHANNEL:
                     heard.finished += [i for i in notice.payload.split(",") if i]
-                else:
+                elif notice.payload != self._origin:  # not what this process woke for
                     heard.new_tasks = True
             connection.notifies.clear()
             return heard

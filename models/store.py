@@ -28,6 +28,7 @@ thread's.
 from __future__ import annotations
 
 import random
+import secrets
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -126,6 +127,9 @@ class Store(
         self._known_queues: set[str] = set()  # queues this process has made sure exist
         # False only to measure what the history costs (run.py --measure-without events)
         self.record_history = True
+        # Names this store's "new tasks" notifications, so that its own listener can
+        # leave out those its process has woken its dispatcher for (``enqueue``).
+        self.origin = secrets.token_hex(8)
         database.initialize(db)  # the Peewee models read and write this database
 
     # Connections -------------------------------------------------------
@@ -223,21 +227,25 @@ class Store(
 
     # Enqueue -------------------------------------------------------------
 
-    def enqueue(self, rows: Sequence[dict[str, Any]]) -> None:
+    def enqueue(self, rows: Sequence[dict[str, Any]], tell_here: bool = True) -> None:
         """Insert ``rows`` (from ``new_task``) in one transaction.
 
         When this returns, the rows are committed, their queues exist, and
-        every process that listens (``open_listener``) has been told.
+        every process that listens (``open_listener``) has been told; with
+        ``tell_here`` False, every listener but this store's own, for a
+        caller that wakes its own dispatcher itself (the web handlers do).
         """
         with self.write_transaction():
             self._insert(rows)
             self._register_queues(rows)
             self._record_scheduled(rows)
-            self._notify_enqueued()
+            self._notify_enqueued(tell_here)
 
-    def enqueue_each(self, groups: Sequence[Sequence[dict[str, Any]]]) -> list[Exception | None]:
+    def enqueue_each(
+        self, groups: Sequence[Sequence[dict[str, Any]]], tell_here: bool = True
+    ) -> list[Exception | None]:
         """Insert each group of rows all or nothing, in one transaction; the others
-        still commit when one group breaks a constraint.
+        still commit when one group breaks a constraint. ``tell_here`` as in ``enqueue``.
 
         Returns, per group, None when it was stored, or the error that refused
         it (``Conflict`` for a constraint, ``InvalidInput`` for a value the
@@ -265,7 +273,7 @@ class Store(
             if stored:
                 self._register_queues(stored)
                 self._record_scheduled(stored)
-                self._notify_enqueued()
+                self._notify_enqueued(tell_here)
         return outcomes
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -327,8 +335,9 @@ class Store(
             )
         self._known_queues |= new
 
-    def _notify_enqueued(self) -> None:
-        """Inside the enqueue's transaction: tell other processes that tasks are due.
+    def _notify_enqueued(self, tell_here: bool = True) -> None:
+        """Inside the enqueue's transaction: tell other processes that tasks are due,
+        and this store's own listener too unless ``tell_here`` is False.
 
         A backend without a wake-up across processes (``open_listener`` gives
         None) has nothing to do here.

@@ -45,19 +45,11 @@ def test_a_row_that_breaks_a_constraint_fails_only_its_own_request(store):
     hold = threading.Event()
     holding = threading.Event()
 
-    def held_enqueue(rows, _original=store.enqueue):
+    def held_enqueue(rows, tell_here=True, _original=store.enqueue):
         holding.set()
         hold.wait(10)
-        return _original(rows)
+        return _original(rows, tell_here)
 
-    store.enqueue = held_enqueue
-    blocker = threading.Thread(target=intake.accept, args=([models.new_task("first", {})],))
-    blocker.start()
-    holding.wait(10)
-    # When three requests queue behind it, the middle one repeating the stored id
-    good_before = [models.new_task("a", {})]
-    clashing = [models.new_task("y", {}), row]
-    good_after = [models.new_task("b", {})]
     outcomes: dict[str, BaseException | None] = {}
 
     def accept(name, rows):
@@ -66,6 +58,16 @@ def test_a_row_that_breaks_a_constraint_fails_only_its_own_request(store):
             outcomes[name] = None
         except models.TaskQueueError as exc:
             outcomes[name] = exc
+
+    store.enqueue = held_enqueue
+    first = [models.new_task("first", {})]
+    blocker = threading.Thread(target=accept, args=("first", first))
+    blocker.start()
+    holding.wait(10)
+    # When three requests queue behind it, the middle one repeating the stored id
+    good_before = [models.new_task("a", {})]
+    clashing = [models.new_task("y", {}), row]
+    good_after = [models.new_task("b", {})]
 
     threads = [
         threading.Thread(target=accept, args=(name, rows))
@@ -85,6 +87,7 @@ def test_a_row_that_breaks_a_constraint_fails_only_its_own_request(store):
         thread.join()
     intake.close()
     # Then only the clashing request is refused, as a conflict (409), and nothing of it is stored
+    assert outcomes["first"] is None
     assert outcomes["before"] is None and outcomes["after"] is None
     assert isinstance(outcomes["clash"], models.Conflict)
     assert store.get_task(good_before[0]["id"])["status"] == "queued"
