@@ -113,7 +113,7 @@ class Worker(pykka.ThreadingActor):
             case RunTask(attempt=attempt):
                 if self._slot.abandoned.is_set():
                     return None  # the dispatcher gave this task back already
-                if self._stopping.is_set() or attempt.cancelled.is_set():
+                if self._stopping.is_set() or attempt.cancel_asked():
                     outcome = models.Outcome(attempt.task, models.Ending.UNSTARTED)
                 else:
                     outcome = self._run(attempt)
