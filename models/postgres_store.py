@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
-from peewee import Database, PostgresqlDatabase
+from peewee import Database
 from playhouse.db_url import parse
 
 from .notifications import Heard, Listener, ListenerLost
+from .postgres_pipeline import PipelinedPostgresqlDatabase
 from .statuses import CLAIMABLE, Status, sql_list
 from .store import ClaimRequest, Store
 from .task import ClaimedTask
@@ -43,7 +44,7 @@ def open_postgresql(url: str) -> PostgresStore:
     """``postgresql://user[:password]@host:port/dbname``."""
     params = parse(url)
     name = params.pop("database")
-    return PostgresStore(PostgresqlDatabase(name, **params), url)
+    return PostgresStore(PipelinedPostgresqlDatabase(name, **params), url)
 
 
 class PostgresStore(Store):
@@ -57,6 +58,9 @@ class PostgresStore(Store):
     def write_transaction(self) -> Iterator[Database]:
         with self.db.atomic():
             yield self.db
+
+    def _write_later(self, sql: str, params: Sequence | None = None) -> None:
+        self.db.execute_later(sql, params)
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
@@ -78,21 +82,19 @@ class PostgresStore(Store):
 
     def _notify_enqueued(self, tell_here: bool = True) -> None:
         payload = "" if tell_here else self.origin
-        self.db.execute_sql("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+        self._write_later("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
 
     def _notify_finished(self, task_ids: Sequence[str]) -> None:
         payload: list[str] = []
         size = 0
         for task_id in task_ids:
             if size + len(task_id) + 1 > NOTIFY_PAYLOAD_BYTES:
-                self.db.execute_sql(
-                    "SELECT pg_notify(%s, %s)", (FINISHED_CHANNEL, ",".join(payload))
-                )
+                self._write_later("SELECT pg_notify(%s, %s)", (FINISHED_CHANNEL, ",".join(payload)))
                 payload, size = [], 0
             payload.append(task_id)
             size += len(task_id) + 1
         if payload:
-            self.db.execute_sql("SELECT pg_notify(%s, %s)", (FINISHED_CHANNEL, ",".join(payload)))
+            self._write_later("SELECT pg_notify(%s, %s)", (FINISHED_CHANNEL, ",".join(payload)))
 
     def _claim(self, claim: ClaimRequest, queues: Sequence[str], now: float) -> list[ClaimedTask]:
         """The rows are picked in a CTE, as Oban and River do: an ``UPDATE … WHERE id IN

@@ -295,17 +295,20 @@ class Store(
         columns: Sequence[str],
         values: Sequence[Sequence],
         marks: Sequence[str] | None = None,
+        later: bool = False,
     ) -> None:
         """Insert ``values`` into ``table`` with multi-row INSERTs (one statement per chunk);
-        ``marks`` are the columns' placeholders when one is an expression."""
+        ``marks`` are the columns' placeholders when one is an expression. ``later``: no
+        error of these rows is expected where they are inserted (see ``_write_later``)."""
         if not values:
             return
         p = self.db.param
         row_marks = "(" + ", ".join(marks or [p] * len(columns)) + ")"
         chunk_rows = max(1, INSERT_CHUNK_ROWS * len(INSERT_COLUMNS) // len(columns))
+        execute = self._write_later if later else self.db.execute_sql
         for start in range(0, len(values), chunk_rows):
             chunk = values[start : start + chunk_rows]
-            self.db.execute_sql(
+            execute(
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                 + ", ".join([row_marks] * len(chunk)),
                 [value for row in chunk for value in row],
@@ -330,10 +333,16 @@ class Store(
             return
         p = self.db.param
         for name in sorted(new):
-            self.db.execute_sql(
+            self._write_later(
                 f"INSERT INTO queues (name) VALUES ({p}) ON CONFLICT (name) DO NOTHING", (name,)
             )
         self._known_queues |= new
+
+    def _write_later(self, sql: str, params: Sequence | None = None) -> None:
+        """Run a write whose result nobody reads, in the caller's transaction: at once, or
+        (PostgreSQL) sent together with the transaction's next statement or its commit, to
+        save round trips. Later statements of the transaction see it either way."""
+        self.db.execute_sql(sql, params)
 
     def _notify_enqueued(self, tell_here: bool = True) -> None:
         """Inside the enqueue's transaction: tell other processes that tasks are due,
@@ -526,7 +535,7 @@ class Store(
         if not (completed or failed or waits):
             return
         p = self.db.param
-        self.db.execute_sql(
+        self._write_later(
             f"INSERT INTO minute_stats (minute, node, completed, failed, dead, wait_sum, "
             f"wait_count, wait_max) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}) "
             f"ON CONFLICT (minute, node) DO UPDATE SET "
@@ -644,7 +653,7 @@ class Store(
         transaction; ``node`` keeps two nodes off the same counter row."""
         p = self.db.param
         for (queue, status), count in finished.items():
-            self.db.execute_sql(
+            self._write_later(
                 f"INSERT INTO finished_counts (queue, status, node, count) "
                 f"VALUES ({p}, {p}, {p}, {p}) ON CONFLICT (queue, status, node) "
                 f"DO UPDATE SET count = finished_counts.count + excluded.count",
@@ -664,6 +673,7 @@ class Store(
                 (task_id, at, kind, None if detail is None else orjson.dumps(detail).decode())
                 for task_id, at, kind, detail in events
             ],
+            later=True,
         )
 
     # Coordination between processes ------------------------------------

@@ -92,7 +92,7 @@ class WebhooksMixin:
         now_mark, now_params = self.now_sql(now)  # due by the clock that decides leases
         for start in range(0, len(task_ids), RECORD_CHUNK_IDS):
             chunk = list(task_ids[start : start + RECORD_CHUNK_IDS])
-            self.db.execute_sql(
+            self._write_later(
                 f"INSERT INTO webhook_deliveries (task_id, url, event, state, tries, created_at, "
                 f"next_try_at) SELECT id, notify_url, status, 'pending', 0, {p}, {now_mark} "
                 f"FROM tasks "
