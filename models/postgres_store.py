@@ -5,8 +5,9 @@ claims from any number of nodes never wait on each other nor take the same
 row. Each enqueue sends a NOTIFY in its transaction, and a node's listener
 hears it on a connection of its own; a NOTIFY names its store (``origin``)
 when that store's process wakes itself, and that store's listener leaves it
-out. The leader lease is a session advisory
-lock, released by the server when the holder's connection ends.
+out. The leader lease is a session advisory lock, released by the server
+when the holder's connection ends. Transactions take two round trips (see
+``postgres_pipeline``).
 """
 
 from __future__ import annotations

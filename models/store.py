@@ -298,8 +298,8 @@ class Store(
         later: bool = False,
     ) -> None:
         """Insert ``values`` into ``table`` with multi-row INSERTs (one statement per chunk);
-        ``marks`` are the columns' placeholders when one is an expression. ``later``: no
-        error of these rows is expected where they are inserted (see ``_write_later``)."""
+        ``marks`` are the columns' placeholders when one is an expression. ``later``: the
+        rows may go with the transaction's next statement (see ``_write_later``)."""
         if not values:
             return
         p = self.db.param
