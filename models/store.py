@@ -327,7 +327,8 @@ class Store(
 
     def _register_queues(self, rows: Sequence[dict[str, Any]]) -> None:
         """Make sure every queue of ``rows`` has its row in ``queues`` (in the caller's
-        transaction); a queue this process has seen before costs nothing."""
+        transaction); a queue this process has seen made before costs nothing. It is
+        known as made once that transaction commits: a rollback leaves it to the next."""
         new = {row["queue"] for row in rows} - self._known_queues
         if not new:
             return
@@ -336,7 +337,7 @@ class Store(
             self._write_later(
                 f"INSERT INTO queues (name) VALUES ({p}) ON CONFLICT (name) DO NOTHING", (name,)
             )
-        self._known_queues |= new
+        self.db.after_commit(lambda: self._known_queues.update(new))
 
     def _write_later(self, sql: str, params: Sequence | None = None) -> None:
         """Run a write whose result nobody reads, in the caller's transaction: at once, or

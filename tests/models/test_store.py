@@ -261,3 +261,20 @@ def test_new_task_refuses_what_no_backend_can_store():
         deep = {"d": deep}
     with pytest.raises(models.InvalidInput, match="nested too deeply"):
         models.new_task("x", deep)
+
+
+def test_a_queue_whose_first_enqueue_rolled_back_is_made_by_the_next(store, monkeypatch):
+    in_fresh = models.TaskOptions(max_attempts=3, queue="fresh")
+
+    def fails(rows):
+        raise RuntimeError("the commit fails after the queue's row was written")
+
+    # When the first enqueue into a new queue fails after writing the queue's row
+    monkeypatch.setattr(store, "_record_scheduled", fails)
+    with pytest.raises(RuntimeError):
+        store.enqueue([models.new_task("x", {}, in_fresh)])
+    monkeypatch.undo()
+    assert "fresh" not in [state.name for state in store.queue_states()]
+    # Then the next enqueue into it makes the row (the queue is not taken as made already)
+    store.enqueue([models.new_task("x", {}, in_fresh)])
+    assert "fresh" in [state.name for state in store.queue_states()]
