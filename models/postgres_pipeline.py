@@ -61,19 +61,14 @@ class PipelinedPostgresqlDatabase(PostgresqlDatabase):
             self.execute_sql(sql, params)
             return
         self._log_query(sql, params)
-        with _WRAP_ERRORS:
-            self._statements_held().append(super().cursor().mogrify(sql, params or ()))
+        self._statements_held().append(self._bound(super().cursor(), sql, params))
 
     def execute_sql(self, sql: str, params: Sequence | None = None) -> Any:
-        held = self._statements_held()
-        if not held:
+        if not self._statements_held():
             return super().execute_sql(sql, params)
         self._log_query(sql, params)
-        statements = [*held, self._bound(sql, params)]
-        held.clear()
-        with _WRAP_ERRORS:
-            cursor = super().cursor()
-            cursor.execute(b"; ".join(statements))
+        cursor = super().cursor()
+        self._send_held(cursor, self._bound(cursor, sql, params))
         return cursor
 
     def cursor(self, named_cursor: Any = None) -> Any:
@@ -86,14 +81,10 @@ class PipelinedPostgresqlDatabase(PostgresqlDatabase):
         held = self._statements_held()
         if held == [_BEGIN]:  # nothing was run in it: nothing to commit
             held.clear()
-            return
-        if not held:
+        elif held:
+            self._send_held(super().cursor(), b"COMMIT")
+        else:
             super().commit()
-            return
-        statements = [*held, b"COMMIT"]
-        held.clear()
-        with _WRAP_ERRORS:
-            super().cursor().execute(b"; ".join(statements))
 
     def rollback(self) -> None:
         held = self._statements_held()
@@ -106,16 +97,17 @@ class PipelinedPostgresqlDatabase(PostgresqlDatabase):
         self._statements_held().clear()
         super()._close(conn)
 
-    def _bound(self, sql: str, params: Sequence | None) -> bytes:
+    def _bound(self, cursor: Any, sql: str, params: Sequence | None) -> bytes:
         """``sql`` with its parameters in place, as psycopg2 would send it (Peewee always
         passes parameters, if only ``()``, so ``%%`` is ``%`` here too)."""
         with _WRAP_ERRORS:
-            return super().cursor().mogrify(sql, params or ())
+            return cursor.mogrify(sql, params or ())
 
-    def _send_held(self, cursor: Any) -> None:
+    def _send_held(self, cursor: Any, *then: bytes) -> None:
+        """Send what is held, then ``then``, as one query on ``cursor``."""
         held = self._statements_held()
-        if held:
-            statements = list(held)
-            held.clear()
+        statements = [*held, *then]
+        held.clear()
+        if statements:
             with _WRAP_ERRORS:
                 cursor.execute(b"; ".join(statements))
