@@ -15,11 +15,25 @@ in order and the cursor holds the result of the last, the statement that
 asked for it. A statement sees every earlier write of its transaction, as
 before; an error in a held write is raised by the call that sent it, and the
 transaction is rolled back as any failed one.
+
+Statements a store runs again and again (``execute_prepared``, and every
+held write) are prepared on the server, once per connection, and then only
+executed: parsing and planning the claim cost PostgreSQL more than running
+it. This is what psycopg 3 and pgx do on their own, and what Python's
+sqlite3 does with its statement cache. ``PREPARE`` and ``EXECUTE`` go in the
+same query string as the rest, so no round trip is added; a connection
+keeps its ``PREPARED_MAX`` most recently used statements. Prepared
+statements belong to the session, so a connection pooler in front of the
+server must keep each session on its own server connection (PgBouncer's
+``pool_mode = session``).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +42,42 @@ from peewee import PostgresqlDatabase
 
 _WRAP_ERRORS = peewee.__exception_wrapper__  # psycopg2's errors as Peewee's, as Peewee does
 _BEGIN = b"BEGIN"
+PREPARED_MAX = 128  # statements kept prepared per connection, most recently used
+_PLACEHOLDER = re.compile(r"%(.)", re.DOTALL)
+
+
+def numbered(sql: str) -> str | None:
+    """``sql`` with psycopg2's ``%s`` placeholders as ``$1, $2, …`` (and ``%%`` as ``%``),
+    as ``PREPARE`` takes it; None if it has any other ``%`` sequence."""
+    count = 0
+
+    def replace(match: re.Match) -> str:
+        nonlocal count
+        if match.group(1) == "%":
+            return "%"
+        if match.group(1) != "s":
+            raise ValueError(match.group(0))
+        count += 1
+        return f"${count}"
+
+    try:
+        return _PLACEHOLDER.sub(replace, sql)
+    except ValueError:
+        return None
+
+
+class _Prepared:
+    """One thread's prepared statements on its connection: SQL → name, most recent last.
+    ``sent`` are on the server; ``unsent`` were written into statements not yet known to
+    have run, and are forgotten if they fail (their names are never used again)."""
+
+    __slots__ = ("conn", "sent", "unsent", "evicted")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.sent: OrderedDict[str, str] = OrderedDict()
+        self.unsent: dict[str, str] = {}
+        self.evicted: list[str] = []  # names to DEALLOCATE with the next query
 
 
 class PipelinedPostgresqlDatabase(PostgresqlDatabase):
@@ -37,6 +87,7 @@ class PipelinedPostgresqlDatabase(PostgresqlDatabase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held = threading.local()  # per thread, as the connections are
+        self._names = itertools.count(1)  # prepared statement names, never reused
 
     def _statements_held(self) -> list[bytes]:
         held = getattr(self._held, "statements", None)
@@ -55,26 +106,35 @@ class PipelinedPostgresqlDatabase(PostgresqlDatabase):
         held.append(_BEGIN)
 
     def execute_later(self, sql: str, params: Sequence | None = None) -> None:
-        """Run a write whose result nobody reads: in a transaction, with the next statement
-        or the COMMIT; outside one, at once."""
+        """Run a write whose result nobody reads, as a prepared statement: in a
+        transaction, with the next statement or the COMMIT; outside one, at once."""
         if not self.in_transaction():
-            self.execute_sql(sql, params)
+            self.execute_prepared(sql, params)
             return
         self._log_query(sql, params)
-        self._statements_held().append(self._bound(super().cursor(), sql, params))
+        self._statements_held().append(self._bound(super().cursor(), sql, params, True))
 
     def execute_sql(self, sql: str, params: Sequence | None = None) -> Any:
         if not self._statements_held():
             return super().execute_sql(sql, params)
+        return self._execute(sql, params, False)
+
+    def execute_prepared(self, sql: str, params: Sequence | None = None) -> Any:
+        """``execute_sql`` for a statement run again and again with other parameters: the
+        server parses and plans it once per connection (prepared on its first use)."""
+        return self._execute(sql, params, True)
+
+    def _execute(self, sql: str, params: Sequence | None, prepare: bool) -> Any:
         self._log_query(sql, params)
-        cursor = super().cursor()
-        self._send_held(cursor, self._bound(cursor, sql, params))
+        cursor = super().cursor()  # connects if need be
+        self._send_held(cursor, self._bound(cursor, sql, params, prepare))
         return cursor
 
     def cursor(self, named_cursor: Any = None) -> Any:
         """A cursor for whoever uses one directly: what is held is sent first."""
         cursor = super().cursor()
-        self._send_held(cursor)
+        if self._statements_held():
+            self._send_held(cursor)
         return cursor
 
     def commit(self) -> None:
@@ -90,24 +150,69 @@ class PipelinedPostgresqlDatabase(PostgresqlDatabase):
         held = self._statements_held()
         begun = held[:1] != [_BEGIN]  # the server has seen the BEGIN
         held.clear()
+        self._prepared().unsent.clear()
         if begun:
             super().rollback()
 
     def _close(self, conn: Any) -> None:
         self._statements_held().clear()
+        self._held.prepared = None
         super()._close(conn)
 
-    def _bound(self, cursor: Any, sql: str, params: Sequence | None) -> bytes:
+    def _prepared(self) -> _Prepared:
+        """This thread's prepared statements, on the connection it has now."""
+        conn = self._state.conn
+        prepared = getattr(self._held, "prepared", None)
+        if prepared is None or prepared.conn is not conn:
+            prepared = self._held.prepared = _Prepared(conn)
+        return prepared
+
+    def _bound(self, cursor: Any, sql: str, params: Sequence | None, prepare: bool) -> bytes:
         """``sql`` with its parameters in place, as psycopg2 would send it (Peewee always
-        passes parameters, if only ``()``, so ``%%`` is ``%`` here too)."""
+        passes parameters, if only ``()``, so ``%%`` is ``%`` here too); with ``prepare``,
+        as the EXECUTE of a prepared statement, preceded by its PREPARE the first time."""
+        params = params or ()
+        prepared = self._prepared() if prepare else None
+        # A tuple would be bound as a row, which no parameter of a PREPARE can take.
+        if prepared is None or any(isinstance(value, tuple) for value in params):
+            with _WRAP_ERRORS:
+                return cursor.mogrify(sql, params)
+        name = prepared.sent.get(sql) or prepared.unsent.get(sql)
+        text = None
+        if name is None:
+            text = numbered(sql)
+            if text is None:
+                with _WRAP_ERRORS:
+                    return cursor.mogrify(sql, params)
+            name = f"tq{next(self._names)}"
+        elif sql in prepared.sent:
+            prepared.sent.move_to_end(sql)
+        marks = "(" + ", ".join(["%s"] * len(params)) + ")" if params else ""
         with _WRAP_ERRORS:
-            return cursor.mogrify(sql, params or ())
+            run = cursor.mogrify(f"EXECUTE {name}{marks}", params)
+        if text is None:
+            return run
+        prepared.unsent[sql] = name  # sent with this statement
+        return f"PREPARE {name} AS {text}; ".encode() + run
 
     def _send_held(self, cursor: Any, *then: bytes) -> None:
-        """Send what is held, then ``then``, as one query on ``cursor``."""
+        """Send what is held, then ``then``, as one query on ``cursor``; statements
+        prepared in it count as prepared once it has run."""
         held = self._statements_held()
-        statements = [*held, *then]
+        prepared = self._prepared()
+        statements = [*(f"DEALLOCATE {name}".encode() for name in prepared.evicted), *held, *then]
+        prepared.evicted.clear()
         held.clear()
-        if statements:
+        if not statements:
+            return
+        try:
             with _WRAP_ERRORS:
                 cursor.execute(b"; ".join(statements))
+        except Exception:
+            prepared.unsent.clear()  # perhaps prepared, perhaps not: not used again
+            raise
+        if prepared.unsent:
+            prepared.sent.update(prepared.unsent)
+            prepared.unsent.clear()
+            while len(prepared.sent) > PREPARED_MAX:
+                prepared.evicted.append(prepared.sent.popitem(last=False)[1])

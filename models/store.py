@@ -305,7 +305,7 @@ class Store(
         p = self.db.param
         row_marks = "(" + ", ".join(marks or [p] * len(columns)) + ")"
         chunk_rows = max(1, INSERT_CHUNK_ROWS * len(INSERT_COLUMNS) // len(columns))
-        execute = self._write_later if later else self.db.execute_sql
+        execute = self._write_later if later else self._execute_repeated
         for start in range(0, len(values), chunk_rows):
             chunk = values[start : start + chunk_rows]
             execute(
@@ -338,6 +338,12 @@ class Store(
                 f"INSERT INTO queues (name) VALUES ({p}) ON CONFLICT (name) DO NOTHING", (name,)
             )
         self.db.after_commit(lambda: self._known_queues.update(new))
+
+    def _execute_repeated(self, sql: str, params: Sequence | None = None) -> Any:
+        """``db.execute_sql`` for a statement run for every task, with other parameters each
+        time: one the database may keep parsed and planned (PostgreSQL prepares it; Python's
+        sqlite3 keeps its own statement cache)."""
+        return self.db.execute_sql(sql, params)
 
     def _write_later(self, sql: str, params: Sequence | None = None) -> None:
         """Run a write whose result nobody reads, in the caller's transaction: at once, or
@@ -578,7 +584,7 @@ class Store(
         params: list[Any] = []
         for outcome in outcomes:
             params += [outcome.task.id, outcome.task.token, outcome.result_json]
-        cursor = self.db.execute_sql(
+        cursor = self._execute_repeated(
             f"WITH finished (id, token, result) AS (VALUES {values}) "
             f"UPDATE tasks SET status = '{Status.COMPLETED}', result = finished.result, "
             f"error = NULL, traceback = NULL, processed_at = {p}, cancel_requested = 0, "
@@ -605,7 +611,7 @@ class Store(
         now_mark, now_params = self.now_sql(now)
         canceled, dead, retrying = Status.CANCELED, Status.DEAD, Status.RETRYING
         last = f"({p} OR attempts >= COALESCE(max_attempts, {p}))"
-        cursor = self.db.execute_sql(
+        cursor = self._execute_repeated(
             f"UPDATE tasks SET "
             f"status = CASE WHEN cancel_requested = 1 THEN '{canceled}' "
             f"WHEN {last} THEN '{dead}' ELSE '{retrying}' END, "
@@ -637,7 +643,7 @@ class Store(
     def _release(self, task: ClaimedTask, now: float) -> Status | None:
         canceled = Status.CANCELED
         p = self.db.param
-        cursor = self.db.execute_sql(
+        cursor = self._execute_repeated(
             f"UPDATE tasks SET "
             f"status = CASE WHEN cancel_requested = 1 THEN '{canceled}' "
             f"WHEN attempts > 1 THEN '{Status.RETRYING}' ELSE '{Status.QUEUED}' END, "
