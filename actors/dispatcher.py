@@ -118,6 +118,7 @@ class Dispatcher(pykka.ThreadingActor):
         self._alarm: Alarm | None = None  # CommitDue when an outcome waited long enough
         self._alarm_since: float | None = None  # the _pending_since the alarm is set for
         self._unusual = False  # an outcome pending is not a completion (a failure, a cancel…)
+        self._woken_at: float | None = None  # the latest ``Wake.now`` not yet claimed at
         self._paused: set[str] = set()
         self._known_queues: set[str] = {models.DEFAULT_QUEUE}
         self._last_heartbeat = clock.now()
@@ -146,7 +147,8 @@ class Dispatcher(pykka.ThreadingActor):
             case Wake(now=woken_at, queues=queues):
                 self._known_queues |= queues
                 self._maybe_due = True
-                now = now if woken_at is None else woken_at
+                if woken_at is not None:  # kept until a claim: a step may be deferred
+                    self._woken_at = max(woken_at, self._woken_at or woken_at)
             case Poll(now=polled_at):
                 self._poll(polled_at)
                 return None
@@ -173,9 +175,9 @@ class Dispatcher(pykka.ThreadingActor):
                 self._give_back_ahead()
                 self._commit(now)
             case HeldCounts():
-                self._step(now)  # what waited for this message to pass is done first
+                self._step(self._claim_time(now))  # what waited for this message is done first
                 return [len(held) for held in self._held]
-        self._step(now)
+        self._step(self._claim_time(now))
         return None
 
     def on_stop(self) -> None:
@@ -188,6 +190,12 @@ class Dispatcher(pykka.ThreadingActor):
         self._store.close()
 
     # Claim and commit ------------------------------------------------------
+
+    def _claim_time(self, now: float) -> float:
+        """``now``, or a ``Wake``'s later time until a claim has used it: a task made due
+        at that time (a rescue, a schedule's tick) is due for the next claim, even when
+        that claim waited for more messages to pass."""
+        return now if self._woken_at is None else max(now, self._woken_at)
 
     def _add_pending(self, outcomes: list[models.Outcome]) -> None:
         if outcomes and self._pending_since is None:
@@ -270,6 +278,7 @@ class Dispatcher(pykka.ThreadingActor):
             self._pending_since = time.monotonic() if self._pending else None
             self._unusual = any(o.ending != models.Ending.COMPLETED for o in self._pending)
         if request is not None:
+            self._woken_at = None
             self._last_claim = time.monotonic()
             self._maybe_due = len(settled.claimed) == request.limit
             for task in settled.claimed:
@@ -462,7 +471,7 @@ class Dispatcher(pykka.ThreadingActor):
             log_event("reading cancel requests failed", logging.WARNING, error=repr(exc))
         self._renew_leases(now)
         self._maybe_due = True
-        self._commit(now, claim=True)
+        self._commit(self._claim_time(now), claim=True)
 
     def _read_queues(self) -> None:
         """Which queues exist and which are paused; kept as they were if the database

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pykka
@@ -288,3 +289,33 @@ def test_an_outcome_waiting_for_a_group_is_committed_at_its_deadline_without_a_m
     assert done.wait(5)
     assert time.monotonic() - reported >= MAX_COMMIT_DELAY_SECONDS
     assert store.get_task(finished.id)["status"] == "completed"
+
+
+def test_a_wake_for_a_later_time_still_counts_when_its_claim_waits_for_more_messages(store):
+    # Given a task made due at a later time (as the rescuer does when a lease expires)
+    [task_id] = enqueue(store, 1)
+    now = time.time()
+    assert store.claim("other-host:1", "other", 1, now, 30)
+    assert store.rescue(now + 31, 5)
+    dispatcher, inboxes, latch = start_dispatcher(store)
+    dispatcher.ask(HeldCounts())
+    # And the dispatcher held up, so that two wakes queue behind what it is doing
+    gate, inside = threading.Event(), threading.Event()
+    original = store.queue_states
+
+    def held_queue_states():
+        inside.set()
+        gate.wait(10)
+        return original()
+
+    store.queue_states = held_queue_states
+    dispatcher.tell(Poll(now))  # claims at `now`: the task is not due yet
+    assert inside.wait(10)
+    # When the rescuer's wake for that later time comes with another message behind it
+    dispatcher.tell(Wake(now + 31))
+    dispatcher.tell(Wake())
+    store.queue_states = original
+    gate.set()
+    # Then the claim that follows, whichever message makes it, is at that later time
+    latch.wait(1)
+    assert [m.attempt.id for inbox in inboxes for m in inbox] == [task_id]
