@@ -804,9 +804,14 @@ def serve(settings: Settings, store: models.Store) -> int:
         logger.error("%s", exc)
         supervisor.stop()
         return EXIT_MIGRATION_FAILED
+
     # The web handlers wake this node's dispatcher after each accept (web/tasks.py),
-    # so its listener hears only other processes' new tasks.
-    intake = models.Intake(store, settings.intake, tell_here=False)
+    # so its listener hears only other processes' new tasks; and the other nodes hear of
+    # them only when this node's idle workers cannot start them at once.
+    def takes_here(count: int, queues: set[str]) -> bool:
+        return service.dispatcher.is_alive() and service.room.takes(count, queues)
+
+    intake = models.Intake(store, settings.intake, tell_here=False, takes_here=takes_here)
     draining = threading.Event()
     liveness = web.Liveness(
         actors_alive=lambda: supervisor.is_alive() and service.dispatcher.is_alive(),

@@ -42,6 +42,7 @@ from .messages import (
     StopClaiming,
     Wake,
 )
+from .room import IdleRoom
 
 
 class Dispatcher(pykka.ThreadingActor):
@@ -96,6 +97,7 @@ class Dispatcher(pykka.ThreadingActor):
         rng: random.Random | None = None,
         board: FinishedBoard | None = None,
         registry: ActionRegistry | None = None,
+        room: IdleRoom | None = None,
     ) -> None:
         super().__init__()
         self._config = config
@@ -103,6 +105,7 @@ class Dispatcher(pykka.ThreadingActor):
         self._supervisor = supervisor
         self._board = board
         self._registry = registry
+        self._room = room
         self._rng = rng
         self._workers: list[pykka.ActorRef | None] = [None] * config.workers
         self._slots: list[WorkerSlot | None] = [None] * config.workers
@@ -129,6 +132,7 @@ class Dispatcher(pykka.ThreadingActor):
         """Runs in the dispatcher's thread first: learns the queues and which are paused."""
         self._alarm = Alarm(self.actor_ref, CommitDue(), name="dispatcher-alarm")
         self._read_queues()
+        self._publish_room()
 
     def on_receive(self, message: object) -> object:
         """Runs in the dispatcher's thread, one message at a time.
@@ -176,8 +180,10 @@ class Dispatcher(pykka.ThreadingActor):
                 self._commit(now)
             case HeldCounts():
                 self._step(self._claim_time(now))  # what waited for this message is done first
+                self._publish_room()
                 return [len(held) for held in self._held]
         self._step(self._claim_time(now))
+        self._publish_room()
         return None
 
     def on_stop(self) -> None:
@@ -185,6 +191,8 @@ class Dispatcher(pykka.ThreadingActor):
         then closes its connection."""
         if self._alarm is not None:
             self._alarm.stop()
+        if self._room is not None:
+            self._room.publish(0, ())
         self._give_back_ahead()
         self._commit(clock.now())
         self._store.close()
@@ -318,6 +326,16 @@ class Dispatcher(pykka.ThreadingActor):
     def _claims_ahead(self) -> bool:
         typical = self._typical_run
         return typical is not None and typical < CLAIM_AHEAD_MAX_RUN_SECONDS
+
+    def _publish_room(self) -> None:
+        """Tell the intake how many new tasks the idle workers could start now (see
+        ``IdleRoom``): none while tasks wait ahead of them or claiming has stopped."""
+        if self._room is None:
+            return
+        idle = 0
+        if self._claiming and not self._ahead:
+            idle = sum(1 for held in self._live_held() if not held)
+        self._room.publish(idle, self._queues() if idle else ())
 
     def _learn_run_time(self, outcome: models.Outcome) -> None:
         if outcome.started_at is None or outcome.finished_at is None:

@@ -49,6 +49,7 @@ from .messages import (
     Wake,
     WorkerDied,
 )
+from .room import IdleRoom
 from .ticker import Periodic, Ticker
 from .worker import Worker
 
@@ -65,6 +66,7 @@ class Service:
     leadership: Leadership
     listener: WakeListener | None
     board: FinishedBoard
+    room: IdleRoom  # what this node's idle workers can start now (see ``IdleRoom``)
     abandoned_threads: Callable[[], int]  # callable from any thread
 
 
@@ -124,6 +126,7 @@ class Supervisor(pykka.ThreadingActor):
         self._ticker: Ticker | None = None
         self._listener: WakeListener | None = None
         self._board = FinishedBoard()
+        self._room = IdleRoom()
         self._started_at = clock.now()
         self._presence: pykka.ActorRef | None = None
 
@@ -158,7 +161,12 @@ class Supervisor(pykka.ThreadingActor):
         )
         config = self._config
         self._dispatcher = Dispatcher.start(
-            config, self._store, self.actor_ref, board=self._board, registry=self._registry
+            config,
+            self._store,
+            self.actor_ref,
+            board=self._board,
+            registry=self._registry,
+            room=self._room,
         )
         for index in range(config.workers):
             self._workers.append(None)
@@ -228,6 +236,7 @@ class Supervisor(pykka.ThreadingActor):
             leadership,
             self._listener,
             self._board,
+            self._room,
             self.abandoned_threads,
         )
 

@@ -26,10 +26,12 @@ from typing import Any
 from peewee import DataError, IntegrityError
 
 from .errors import Unavailable
+from .statuses import Status
 from .store import StorageError, Store
 
 logger = logging.getLogger(__name__)
 
+QUEUED = Status.QUEUED.value
 MAX_BATCH_ROWS = 2000
 ACCEPT_TIMEOUT_SECONDS = 10.0  # longer than the SQLite busy timeout, so the commit fails first
 BACKLOG_RECOUNT_SECONDS = 0.5  # how stale the backlog count behind --max-queued may get
@@ -62,12 +64,16 @@ class Intake:
         config: IntakeConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         tell_here: bool = True,
+        takes_here: Callable[[int, set[str]], bool] | None = None,
     ) -> None:
         """``clock`` times the backlog recount behind ``max_queued`` (tests pass their own).
         ``tell_here`` False: whoever calls ``accept`` wakes this process's dispatcher
-        itself, so the store's own listener need not (see ``Store.enqueue``)."""
+        itself, so the store's own listener need not (see ``Store.enqueue``). Then
+        ``takes_here(count, queues)``, asked before each commit of tasks due now, says
+        whether this process starts them at once, in which case no other is told either."""
         self._store = store
         self._tell_here = tell_here
+        self._takes_here = takes_here if not tell_here else None
         self._config = config or IntakeConfig()
         self._clock = clock
         self.commits = 0  # transactions committed so far: fewer than accepts under load
@@ -160,7 +166,8 @@ class Intake:
         try:
             self._refuse_if_files_wrong()
             rows = [row for pending in batch for row in pending.rows]
-            self._store.enqueue(rows, tell_here=self._tell_here)
+            tell_others = self._tell_others(rows)
+            self._store.enqueue(rows, tell_here=self._tell_here, tell_others=tell_others)
             errors = [None] * len(batch)
         except (IntegrityError, DataError):
             # Some request's rows are refused: commit the others, refuse only those.
@@ -180,6 +187,13 @@ class Intake:
             pending.error = error
             pending.done.set()
 
+    def _tell_others(self, rows: Sequence[dict[str, Any]]) -> bool:
+        """Whether other processes must hear of ``rows``: unless every one is due now and
+        this process starts them all at once (``takes_here``)."""
+        if self._takes_here is None or any(row["status"] != QUEUED for row in rows):
+            return True
+        return not self._takes_here(len(rows), {row["queue"] for row in rows})
+
     def _refuse_if_files_wrong(self) -> None:
         """Raise ``Unavailable`` while the database's files are not the ones a restart
         would open (see ``Store.files_problem``), after saving what was committed."""
@@ -198,7 +212,10 @@ class Intake:
     def _commit_each(self, batch: list[_Pending]) -> list[Exception | None]:
         try:
             groups = [pending.rows for pending in batch]
-            errors = self._store.enqueue_each(groups, tell_here=self._tell_here)
+            tell_others = self._tell_others([row for rows in groups for row in rows])
+            errors = self._store.enqueue_each(
+                groups, tell_here=self._tell_here, tell_others=tell_others
+            )
         except Exception as exc:  # noqa: BLE001 - as in _commit
             return [self._failed(exc, batch)] * len(batch)
         self.commits += 1

@@ -84,7 +84,9 @@ class PostgresStore(Store):
         )
         self.db.execute_sql(f"ALTER TABLE tasks ALTER COLUMN status SET DEFAULT '{default}'")
 
-    def _notify_enqueued(self, tell_here: bool = True) -> None:
+    def _notify_enqueued(self, tell_here: bool = True, tell_others: bool = True) -> None:
+        if not (tell_here or tell_others):
+            return
         payload = "" if tell_here else self.origin
         self._write_later("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
 

@@ -227,25 +227,33 @@ class Store(
 
     # Enqueue -------------------------------------------------------------
 
-    def enqueue(self, rows: Sequence[dict[str, Any]], tell_here: bool = True) -> None:
+    def enqueue(
+        self, rows: Sequence[dict[str, Any]], tell_here: bool = True, tell_others: bool = True
+    ) -> None:
         """Insert ``rows`` (from ``new_task``) in one transaction.
 
         When this returns, the rows are committed, their queues exist, and
         every process that listens (``open_listener``) has been told; with
         ``tell_here`` False, every listener but this store's own, for a
-        caller that wakes its own dispatcher itself (the web handlers do).
+        caller that wakes its own dispatcher itself (the web handlers do);
+        with ``tell_others`` False too, none, for a caller whose process
+        starts the tasks at once.
         """
         with self.write_transaction():
             self._insert(rows)
             self._register_queues(rows)
             self._record_scheduled(rows)
-            self._notify_enqueued(tell_here)
+            self._notify_enqueued(tell_here, tell_others)
 
     def enqueue_each(
-        self, groups: Sequence[Sequence[dict[str, Any]]], tell_here: bool = True
+        self,
+        groups: Sequence[Sequence[dict[str, Any]]],
+        tell_here: bool = True,
+        tell_others: bool = True,
     ) -> list[Exception | None]:
         """Insert each group of rows all or nothing, in one transaction; the others
-        still commit when one group breaks a constraint. ``tell_here`` as in ``enqueue``.
+        still commit when one group breaks a constraint. ``tell_here`` and ``tell_others``
+        as in ``enqueue``.
 
         Returns, per group, None when it was stored, or the error that refused
         it (``Conflict`` for a constraint, ``InvalidInput`` for a value the
@@ -273,7 +281,7 @@ class Store(
             if stored:
                 self._register_queues(stored)
                 self._record_scheduled(stored)
-                self._notify_enqueued(tell_here)
+                self._notify_enqueued(tell_here, tell_others)
         return outcomes
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -351,9 +359,10 @@ class Store(
         save round trips. Later statements of the transaction see it either way."""
         self.db.execute_sql(sql, params)
 
-    def _notify_enqueued(self, tell_here: bool = True) -> None:
-        """Inside the enqueue's transaction: tell other processes that tasks are due,
-        and this store's own listener too unless ``tell_here`` is False.
+    def _notify_enqueued(self, tell_here: bool = True, tell_others: bool = True) -> None:
+        """Inside the enqueue's transaction: tell other processes that tasks are due
+        unless ``tell_others`` is False, and this store's own listener too unless
+        ``tell_here`` is False.
 
         A backend without a wake-up across processes (``open_listener`` gives
         None) has nothing to do here.

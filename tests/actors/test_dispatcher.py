@@ -25,6 +25,7 @@ from actors import (
 from actors import dispatcher as dispatcher_module
 from actors.config import CLAIM_AHEAD_ROUNDS, MAX_COMMIT_DELAY_SECONDS, REFILL_AT_ROUNDS
 from actors.finished import FinishedBoard
+from actors.room import IdleRoom
 from models import Status
 
 from .helpers import Latch, ProbeWorker
@@ -289,6 +290,37 @@ def test_an_outcome_waiting_for_a_group_is_committed_at_its_deadline_without_a_m
     assert done.wait(5)
     assert time.monotonic() - reported >= MAX_COMMIT_DELAY_SECONDS
     assert store.get_task(finished.id)["status"] == "completed"
+
+
+def test_the_room_says_how_many_tasks_idle_workers_can_start_now(store):
+    room = IdleRoom()
+    dispatcher = Dispatcher.start(CONFIG, store, room=room)
+    inboxes = [[], []]
+    latch = Latch()
+    for index in range(2):
+        probe = ProbeWorker.start(inboxes[index], latch)
+        dispatcher.tell(AttachWorker(index, probe, WorkerSlot(index)))
+    dispatcher.ask(HeldCounts())  # every message before it is handled
+    # Two idle workers: two tasks of the queues it claims from start at once
+    assert not room.takes(3, {"default"})
+    assert not room.takes(1, {"mail"})  # a queue it has not heard of
+    assert room.takes(2, {"default"})
+    assert not room.takes(1, {"default"})
+    # One task handed out: one idle worker left
+    enqueue(store, 1)
+    dispatcher.tell(Wake())
+    latch.wait(1)
+    assert dispatcher.ask(HeldCounts()) == [1, 0]
+    assert room.takes(1, {"default"}) and not room.takes(1, {"default"})
+    # It finishes: both idle again
+    dispatcher.tell(Executed(0, completed(inboxes[0][0].attempt)))
+    assert dispatcher.ask(HeldCounts()) == [0, 0]
+    assert room.takes(2, {"default"})
+    # A stopping dispatcher starts nothing more
+    dispatcher.tell(StopClaiming())
+    dispatcher.ask(HeldCounts())
+    assert not room.takes(1, {"default"})
+    dispatcher.stop()
 
 
 def test_a_wake_for_a_later_time_still_counts_when_its_claim_waits_for_more_messages(store):

@@ -45,10 +45,10 @@ def test_a_row_that_breaks_a_constraint_fails_only_its_own_request(store):
     hold = threading.Event()
     holding = threading.Event()
 
-    def held_enqueue(rows, tell_here=True, _original=store.enqueue):
+    def held_enqueue(rows, tell_here=True, tell_others=True, _original=store.enqueue):
         holding.set()
         hold.wait(10)
-        return _original(rows, tell_here)
+        return _original(rows, tell_here, tell_others)
 
     outcomes: dict[str, BaseException | None] = {}
 

@@ -1,5 +1,6 @@
 """PostgreSQL's listener: it hears new tasks from every store but the ones its own store
-was told its process wakes for itself (``tell_here=False``), and finished tasks from all."""
+was told its process wakes for itself (``tell_here=False``) and the ones their own process
+starts at once (``tell_others=False``), and finished tasks from all."""
 
 from __future__ import annotations
 
@@ -67,3 +68,39 @@ def test_another_stores_new_tasks_are_heard_whatever_it_promised_itself(stores):
     mark(other, "after-other")
     # Then this process hears of it: its idle workers may take it
     assert heard_until(listener, "after-other").new_tasks
+
+
+def test_nobody_hears_of_tasks_whose_own_process_starts_them_at_once(stores):
+    _, other, listener = stores
+    # When another process commits tasks that its own idle workers start at once
+    other.enqueue([models.new_task("x", {})], tell_here=False, tell_others=False)
+    other.enqueue_each([[models.new_task("y", {})]], tell_here=False, tell_others=False)
+    mark(other, "after-taken")
+    # Then this process is not woken for them: its claim would find nothing
+    assert not heard_until(listener, "after-taken").new_tasks
+
+
+def test_the_intake_tells_others_only_what_its_process_cannot_start_at_once(stores):
+    here, other, listener = stores
+    grants = []
+
+    def takes_here(count: int, queues: set[str]) -> bool:
+        grants.append((count, queues))
+        return queues == {"default"}  # this node's idle workers serve only "default"
+
+    intake = models.Intake(other, tell_here=False, takes_here=takes_here)
+    try:
+        intake.accept([models.new_task("x", {})])
+        mark(other, "after-default")
+        assert not heard_until(listener, "after-default").new_tasks
+        # A queue its workers do not take: everyone hears
+        intake.accept([models.new_task("x", {}, models.TaskOptions(max_attempts=5, queue="mail"))])
+        mark(other, "after-mail")
+        assert heard_until(listener, "after-mail").new_tasks
+        # A task due later: not its to promise, everyone hears as before
+        intake.accept([models.new_task("x", {}, models.TaskOptions(max_attempts=5, delay=60))])
+        mark(other, "after-later")
+        assert heard_until(listener, "after-later").new_tasks
+    finally:
+        intake.close()
+    assert grants == [(1, {"default"}), (1, {"mail"})]

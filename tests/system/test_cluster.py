@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.client import post_json, wait_for, wait_until_all
+from tests.web.client import get_task, post_json, wait_for, wait_until_all
 
 pytestmark = pytest.mark.system
 
@@ -148,3 +148,26 @@ def test_a_node_started_later_takes_a_share_of_the_backlog(cluster):
     assert by_node["node-b"] > 0 and by_node["node-a"] > 0, by_node
     runs = Counter(key for key, _ in cluster.executions())
     assert set(runs.values()) == {1}
+
+
+@pytest.mark.postgresql
+def test_a_task_its_node_cannot_start_at_once_wakes_the_others(start_service, pg_url, tmp_path):
+    # A node whose idle workers start a task at once tells no other node of it (its wake
+    # would be a claim that finds nothing); a node that cannot start it must tell them.
+    cluster = Cluster(start_service, pg_url, tmp_path / "executions.log")
+    # Given node A with its only worker busy, and node B, which polls only once a minute
+    # and so runs something soon only when told of it
+    a = cluster.start_node("node-a", "--workers", "1", "--prefetch", "1")
+    busy = post_json(a.base_url, {"action": "record", "data": {"key": "busy", "seconds": 60}})
+    busy_id = busy.json()["id"]
+    wait_for(lambda: get_task(a.base_url, busy_id)["status"] == "running", timeout=20)
+    b = cluster.start_node("node-b", "--poll-interval", "60")
+    # When a task is posted to A
+    ids = submit_alternately([a], 1)
+    # Then B runs it, long before A could or B's poll would
+    (task,) = wait_until_all(b.base_url, ids.values(), ("completed",), timeout=20).values()
+    assert task["node"] == "node-b"
+    # And a task posted to B, whose workers are idle, runs on B
+    ids = submit_alternately([b], 1)
+    (task,) = wait_until_all(b.base_url, ids.values(), ("completed",), timeout=20).values()
+    assert task["node"] == "node-b"
