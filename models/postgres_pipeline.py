@@ -22,10 +22,11 @@ executed: parsing and planning the claim cost PostgreSQL more than running
 it. This is what psycopg 3 and pgx do on their own, and what Python's
 sqlite3 does with its statement cache. ``PREPARE`` and ``EXECUTE`` go in the
 same query string as the rest, so no round trip is added; a connection
-keeps its ``PREPARED_MAX`` most recently used statements. Prepared
-statements belong to the session, so a connection pooler in front of the
-server must keep each session on its own server connection (PgBouncer's
-``pool_mode = session``).
+keeps its ``PREPARED_MAX`` most recently used statements. A batch (more than
+``PREPARED_MAX_PARAMS`` parameters) is sent as it is: its rows share its
+planning already. Prepared statements belong to the session, so a connection
+pooler in front of the server must keep each session on its own server
+connection (PgBouncer's ``pool_mode = session``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ from peewee import PostgresqlDatabase
 _WRAP_ERRORS = peewee.__exception_wrapper__  # psycopg2's errors as Peewee's, as Peewee does
 _BEGIN = b"BEGIN"
 PREPARED_MAX = 128  # statements kept prepared per connection, most recently used
+# A statement with more parameters is a batch (many rows in one INSERT or UPDATE): its
+# planning is shared by its rows already, and each size would be a statement of its own.
+PREPARED_MAX_PARAMS = 16
 _PLACEHOLDER = re.compile(r"%(.)", re.DOTALL)
 
 
@@ -174,7 +178,11 @@ class PipelinedPostgresqlDatabase(PostgresqlDatabase):
         params = params or ()
         prepared = self._prepared() if prepare else None
         # A tuple would be bound as a row, which no parameter of a PREPARE can take.
-        if prepared is None or any(isinstance(value, tuple) for value in params):
+        if (
+            prepared is None
+            or len(params) > PREPARED_MAX_PARAMS
+            or any(isinstance(value, tuple) for value in params)
+        ):
             with _WRAP_ERRORS:
                 return cursor.mogrify(sql, params)
         name = prepared.sent.get(sql) or prepared.unsent.get(sql)

@@ -139,3 +139,13 @@ def test_placeholders_are_numbered_as_prepare_takes_them():
     assert numbered("SELECT 1") == "SELECT 1"
     assert numbered("a = %(name)s") is None
     assert numbered("a = %d") is None
+
+
+@pytest.mark.postgresql
+def test_a_batch_is_sent_as_it_is(store):
+    # Its rows share its planning already, and each size would be a statement of its own
+    rows = [models.new_task("echo", {"n": n}) for n in range(postgres_pipeline.PREPARED_MAX_PARAMS)]
+    sent = sent_by(lambda: store.enqueue(rows))
+    assert b"INSERT INTO tasks" in sent and b"PREPARE " not in sent.split(b"INSERT INTO tasks")[0]
+    assert not any("INSERT INTO tasks" in s for s in prepared_on_server(store))
+    assert store.count_by_status()[Status.QUEUED] == len(rows)
