@@ -106,6 +106,7 @@ class Dispatcher(pykka.ThreadingActor):
         self._board = board
         self._registry = registry
         self._room = room
+        self._room_idle = -1  # what it last published; -1: nothing yet
         self._rng = rng
         self._workers: list[pykka.ActorRef | None] = [None] * config.workers
         self._slots: list[WorkerSlot | None] = [None] * config.workers
@@ -334,7 +335,14 @@ class Dispatcher(pykka.ThreadingActor):
             return
         idle = 0
         if self._claiming and not self._ahead:
-            idle = sum(1 for held in self._live_held() if not held)
+            idle = sum(
+                1
+                for ref, held in zip(self._workers, self._held, strict=True)
+                if not held and ref is not None and ref.is_alive()
+            )
+        if idle == 0 and self._room_idle == 0:  # busy, as it was: nothing to say (a drain)
+            return
+        self._room_idle = idle
         self._room.publish(idle, self._queues() if idle else ())
 
     def _learn_run_time(self, outcome: models.Outcome) -> None:

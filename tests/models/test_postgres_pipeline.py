@@ -3,43 +3,29 @@ writes nobody reads go with the next statement or the COMMIT, with the same effe
 
 from __future__ import annotations
 
-import psycopg2.extensions
 import pytest
 
 import models
 from models import Ending, Outcome, Status
+
+from .sent_queries import RecordingCursor, recording_store
 
 pytestmark = pytest.mark.postgresql
 
 NOW = 1_800_000_000.0
 
 
-class CountingCursor(psycopg2.extensions.cursor):
-    """Counts the queries sent to the server, each one round trip."""
-
-    sent: list[bytes] = []
-
-    def execute(self, query, vars=None):  # noqa: A002 - psycopg2's own name
-        CountingCursor.sent.append(query if isinstance(query, bytes) else query.encode())
-        return super().execute(query, vars)
-
-
 @pytest.fixture
 def store(pg_url):
-    opened = models.open_store(pg_url)
-    opened.migrate()
-    opened.trust_caller_clock = True
-    opened.db.connect(reuse_if_open=True)
-    opened.db.connection().cursor_factory = CountingCursor
-    CountingCursor.sent = []
+    opened = recording_store(pg_url)
     yield opened
     opened.close()
 
 
 def round_trips(store, step) -> int:
-    CountingCursor.sent = []
+    RecordingCursor.sent = []
     step()
-    return len(CountingCursor.sent)
+    return len(RecordingCursor.sent)
 
 
 def test_enqueue_claim_and_settle_take_two_round_trips_each(store):

@@ -4,33 +4,20 @@ statement pointing at a PREPARE the server does not have."""
 
 from __future__ import annotations
 
-import psycopg2.extensions
 import pytest
 
 import models
 from models import Ending, Outcome, Status, postgres_pipeline
 from models.postgres_pipeline import numbered
 
+from .sent_queries import RecordingCursor, record_queries, recording_store
+
 NOW = 1_800_000_000.0
-
-
-class RecordingCursor(psycopg2.extensions.cursor):
-    """Keeps every query sent to the server, one per round trip."""
-
-    sent: list[bytes] = []
-
-    def execute(self, query, vars=None):  # noqa: A002 - psycopg2's own name
-        RecordingCursor.sent.append(query if isinstance(query, bytes) else query.encode())
-        return super().execute(query, vars)
 
 
 @pytest.fixture
 def store(pg_url):
-    opened = models.open_store(pg_url)
-    opened.migrate()
-    opened.trust_caller_clock = True
-    opened.db.connect(reuse_if_open=True)
-    opened.db.connection().cursor_factory = RecordingCursor
+    opened = recording_store(pg_url)
     yield opened
     opened.close()
 
@@ -102,8 +89,7 @@ def test_a_new_connection_prepares_again(store):
     one_task_through(store, 1)
     assert prepared_on_server(store)
     store.discard_connection()  # as after a lost connection
-    store.db.connect(reuse_if_open=True)
-    store.db.connection().cursor_factory = RecordingCursor
+    record_queries(store)
     assert prepared_on_server(store) == set()
     sent = sent_by(lambda: one_task_through(store, 2))
     assert b"PREPARE " in sent
