@@ -188,7 +188,10 @@ def _rows(results: dict[str, dict[str, float]]) -> list[list[str]]:
     return rows
 
 
-def main(ctx: Context, dbs: list[str], text: str, results_dir: Path, wait_quiet: float) -> int:
+def main(
+    ctx: Context, dbs: list[str], text: str, results_dir: Path, large_dir: Path, wait_quiet: float
+) -> int:
+    """The run; its raw numbers go to ``results_dir``, its report to ``large_dir``."""
     from bench.cli import _wait_quiet
 
     rows = parse_rows(text)
@@ -227,7 +230,8 @@ def main(ctx: Context, dbs: list[str], text: str, results_dir: Path, wait_quiet:
     raw = {"machine": info, "rows": rows, "results": results, "notes": notes}
     raw.update({"failures": failures, "elapsed_seconds": elapsed})
     (results_dir / f"scale-{label}.json").write_text(json.dumps(raw, indent=2, default=str))
-    doc = results_dir / f"SCALE-{label}.md"
+    large_dir.mkdir(parents=True, exist_ok=True)
+    doc = large_dir / f"SCALE-{label}.md"
     doc.write_text(
         f"# Our service with {rows:,} tasks in the table\n\n"
         f"Written by `python -m bench --scale {label} --db {','.join(dbs)}` in "

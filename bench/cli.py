@@ -20,6 +20,9 @@ ALL_STACKS = ("ours", "huey", "celery", "procrastinate", "physical")
 
 # git-ignored: raw numbers, partial reports (a --snapshot run writes to the original's)
 RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR", procs.REPO / "bench" / "results"))
+# The --scale reports, kept in git: a full run includes the last ones, and they take long
+# enough to redo that a new machine must not lose them (bench/results/ is not kept).
+LARGE_DIR = Path(os.environ.get("BENCH_LARGE_DIR", procs.REPO / "bench" / "large"))
 FULL_REPORT = Path(os.environ.get("BENCH_FULL_REPORT", procs.REPO / "BENCHMARKS.md"))
 OTHER_LOAD_WARNING_CORES = report.OTHER_LOAD_LIMIT_CORES
 
@@ -68,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="ROWS",
         help="instead of the scenarios: the large-table run of our service with ROWS tasks "
-        "(e.g. 10m, 1m, 200k), on each --db; writes bench/results/SCALE-ROWS.md",
+        "(e.g. 10m, 1m, 200k), on each --db; writes bench/large/SCALE-ROWS.md",
     )
     parser.add_argument(
         "--baseline",
@@ -191,6 +194,7 @@ def _run_snapshot(argv: list[str], output: Path) -> int:
         env = {
             **os.environ,
             "BENCH_RESULTS_DIR": str(RESULTS_DIR.resolve()),
+            "BENCH_LARGE_DIR": str(LARGE_DIR.resolve()),
             "BENCH_FULL_REPORT": str(output.resolve()),
             "BENCH_COMMIT": f"{commit} (clean copy of HEAD, --snapshot)",
             "BENCH_SNAPSHOT": "1",
@@ -303,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale is not None:
         from bench import bigscale
 
-        code = bigscale.main(ctx, dbs, args.scale, RESULTS_DIR, args.wait_quiet)
+        code = bigscale.main(ctx, dbs, args.scale, RESULTS_DIR, LARGE_DIR, args.wait_quiet)
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         return code
@@ -373,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     large_runs = {
         label: path.read_text()
         for label in document.LARGE_RUNS
-        if (path := RESULTS_DIR / f"SCALE-{label}.md").exists()
+        if (path := LARGE_DIR / f"SCALE-{label}.md").exists()
     }
     output.write_text(
         document.render(tables, runs, info, sizes, args, failures, elapsed, large_runs)

@@ -38,7 +38,7 @@ python -m bench --db postgresql --quick   # PostgreSQL only, scaled down
 python -m bench --db postgresql --only drain,drain2 --stacks ours,procrastinate
 python -m bench --only enqueue --repeat 3             # medians of 3 rounds
 python -m bench --quick --baseline bench/results/latest.json   # ratios against a saved run
-python -m bench --scale 1m --db all   # large-table run, writes bench/results/SCALE-1m.md
+python -m bench --scale 1m --db all   # large-table run, writes bench/large/SCALE-1m.md
 python -m bench --scale 10m --db all --wait-quiet 60  # the 10,000,000-row run
 python -m bench --only enqueue,drain --stacks ours --profile bench/results/profile
 python -m bench.hotspots bench/results/profile/drain.txt
@@ -271,7 +271,7 @@ action, a creation window, the three combined, the largest `?limit`),
 `/metrics`, peak
 RSS, the size on disk per task, and the drain rate against the same backlog
 on an empty table (target: within 20 %). It writes
-`bench/results/SCALE-ROWS.md`. On this machine filling 1,000,000 rows took
+`bench/large/SCALE-ROWS.md` (kept in git). On this machine filling 1,000,000 rows took
 6 to 10 s on SQLite and 11 to 18 s on PostgreSQL (with `VACUUM ANALYZE`),
 and a whole `--scale 1m --db all` run 150 to 220 s; `--scale 10m --db all`
 took 390 to 405 s (of which the fills 72 s and 116 s).
