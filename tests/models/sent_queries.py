@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg2.extensions
+import pytest
 
 import models
 
@@ -24,10 +25,13 @@ def record_queries(store: models.Store) -> None:
     RecordingCursor.sent = []
 
 
-def recording_store(url: str) -> models.Store:
-    """A migrated store, on the caller's clock, recording what it sends."""
-    opened = models.open_store(url)
+@pytest.fixture(name="store")
+def recording_store(pg_url):
+    """``store`` for a module that imports this: a migrated PostgreSQL store, on the
+    caller's clock, recording what it sends."""
+    opened = models.open_store(pg_url)
     opened.migrate()
     opened.trust_caller_clock = True
     record_queries(opened)
-    return opened
+    yield opened
+    opened.close()

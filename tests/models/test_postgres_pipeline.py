@@ -8,18 +8,11 @@ import pytest
 import models
 from models import Ending, Outcome, Status
 
-from .sent_queries import RecordingCursor, recording_store
+from .sent_queries import RecordingCursor, recording_store  # noqa: F401 - the ``store`` fixture
 
 pytestmark = pytest.mark.postgresql
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-def store(pg_url):
-    opened = recording_store(pg_url)
-    yield opened
-    opened.close()
 
 
 def round_trips(store, step) -> int:

@@ -10,16 +10,9 @@ import models
 from models import Ending, Outcome, Status, postgres_pipeline
 from models.postgres_pipeline import numbered
 
-from .sent_queries import RecordingCursor, record_queries, recording_store
+from .sent_queries import RecordingCursor, record_queries, recording_store  # noqa: F401 - the ``store`` fixture
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-def store(pg_url):
-    opened = recording_store(pg_url)
-    yield opened
-    opened.close()
 
 
 def sent_by(step) -> bytes:
