@@ -30,8 +30,7 @@ class IdleRoom:
         queues = frozenset(queues)
         with self._lock:
             self._idle = idle
-            if queues != self._queues:
-                self._queues = queues
+            self._queues = queues
 
     def takes(self, count: int, queues: Iterable[str]) -> bool:
         """Whether this node starts ``count`` new tasks of ``queues`` at once; if so,

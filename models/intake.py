@@ -171,7 +171,7 @@ class Intake:
             errors = [None] * len(batch)
         except (IntegrityError, DataError):
             # Some request's rows are refused: commit the others, refuse only those.
-            errors = self._commit_each(batch)
+            errors = self._commit_each(batch, tell_others)
         except Unavailable as exc:
             errors = [exc] * len(batch)
         except Exception as exc:  # noqa: BLE001 - every waiter hears why; none is accepted
@@ -209,10 +209,11 @@ class Intake:
         self._store.save_what_is_committed()
         raise Unavailable(f"database files unsafe: {problem}")
 
-    def _commit_each(self, batch: list[_Pending]) -> list[Exception | None]:
+    def _commit_each(self, batch: list[_Pending], tell_others: bool) -> list[Exception | None]:
+        """The batch again, each request's rows on their own; ``tell_others`` as decided for
+        the whole batch (the room was already counted for it)."""
         try:
             groups = [pending.rows for pending in batch]
-            tell_others = self._tell_others([row for rows in groups for row in rows])
             errors = self._store.enqueue_each(
                 groups, tell_here=self._tell_here, tell_others=tell_others
             )
