@@ -91,7 +91,9 @@ def database_on_small_disk(backend: str, tmp_path: Path) -> Iterator[tuple[str, 
             yield f"sqlite:///{disk}/tasks.db", disk
         return
     # PostgreSQL: a tablespace on the small disk (a folder the server's user can reach,
-    # so not under pytest's), and a database whose tables go there.
+    # so not under pytest's), and a database whose tables go there. The database's
+    # catalogues stay on the server's own disk: a copy of them (template1 is several
+    # MB) would leave the small disk's room to chance before the test fills it.
     require_postgresql()
     at = Path(f"/tmp/taskqueue-small-disk-{os.getpid()}")
     server = psycopg2.connect(PG_URL)
@@ -103,7 +105,8 @@ def database_on_small_disk(backend: str, tmp_path: Path) -> Iterator[tuple[str, 
         cursor.execute(f"DROP DATABASE IF EXISTS {name}")
         cursor.execute("DROP TABLESPACE IF EXISTS taskqueue_small_disk")
         cursor.execute(f"CREATE TABLESPACE taskqueue_small_disk LOCATION '{disk}'")
-        cursor.execute(f"CREATE DATABASE {name} TABLESPACE taskqueue_small_disk")
+        cursor.execute(f"CREATE DATABASE {name}")
+        cursor.execute(f"ALTER DATABASE {name} SET default_tablespace = taskqueue_small_disk")
         try:
             yield PG_URL.rsplit("/", 1)[0] + f"/{name}", disk
         finally:
