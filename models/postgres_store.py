@@ -66,6 +66,11 @@ class PostgresStore(Store):
     def _write_later(self, sql: str, params: Sequence | None = None) -> None:
         self.db.execute_later(sql, params)
 
+    def _commit_without_flush(self) -> None:
+        # ``set_config(…, true)`` is ``SET LOCAL`` as a SELECT, which can be prepared and
+        # sent with the claim; it ends with the transaction.
+        self._write_later("SELECT set_config('synchronous_commit', 'off', true)")
+
     @contextmanager
     def migration_lock(self) -> Iterator[None]:
         """A session advisory lock: PostgreSQL's catalogue races even on
