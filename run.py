@@ -806,12 +806,11 @@ def serve(settings: Settings, store: models.Store) -> int:
         return EXIT_MIGRATION_FAILED
 
     # The web handlers wake this node's dispatcher after each accept (web/tasks.py),
-    # so its listener hears only other processes' new tasks; and the other nodes hear of
-    # them only when this node's idle workers cannot start them at once.
-    def takes_here(count: int, queues: set[str]) -> bool:
-        return service.dispatcher.is_alive() and service.room.takes(count, queues)
-
-    intake = models.Intake(store, settings.intake, tell_here=False, takes_here=takes_here)
+    # so its listener hears only other processes' new tasks. New tasks this node's idle
+    # workers can take are claimed with their insert and handed to them at once; the
+    # other nodes hear only of the rest.
+    start_here = actors.StartAtOnce(service.room, service.dispatcher, settings.queue)
+    intake = models.Intake(store, settings.intake, tell_here=False, start_here=start_here)
     draining = threading.Event()
     liveness = web.Liveness(
         actors_alive=lambda: supervisor.is_alive() and service.dispatcher.is_alive(),

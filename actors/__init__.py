@@ -23,6 +23,7 @@ from .messages import (
     Boot,
     CancelRequested,
     CheckWorkers,
+    Claimed,
     Executed,
     Flush,
     HeldCounts,
@@ -37,6 +38,7 @@ from .messages import (
     Wake,
     WorkerDied,
 )
+from .room import IdleRoom, StartAtOnce
 from .supervisor import Service, Supervisor
 from .worker import Worker, WorkerCrashed
 
@@ -50,12 +52,14 @@ __all__ = [
     "Boot",
     "CancelRequested",
     "CheckWorkers",
+    "Claimed",
     "Dispatcher",
     "DuplicateAction",
     "Executed",
     "FinishedBoard",
     "Flush",
     "HeldCounts",
+    "IdleRoom",
     "LeaderElector",
     "Leadership",
     "MaintenanceService",
@@ -69,6 +73,7 @@ __all__ = [
     "Rescuer",
     "RunTask",
     "Service",
+    "StartAtOnce",
     "Shutdown",
     "Stager",
     "StopClaiming",

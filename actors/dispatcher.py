@@ -30,6 +30,7 @@ from .log import log_event
 from .messages import (
     AttachWorker,
     CancelRequested,
+    Claimed,
     CommitDue,
     Executed,
     Flush,
@@ -154,6 +155,14 @@ class Dispatcher(pykka.ThreadingActor):
                 self._maybe_due = True
                 if woken_at is not None:  # kept until a claim: a step may be deferred
                     self._woken_at = max(woken_at, self._woken_at or woken_at)
+            case Claimed(tasks=tasks):
+                self._known_queues |= {task.queue for task in tasks}
+                attempts = [Attempt(task) for task in tasks]
+                if self._claiming:
+                    for attempt in attempts:
+                        self._hand_out(attempt)
+                else:  # stopping: given back at the next commit
+                    self._add_pending([_unstarted(attempt) for attempt in attempts])
             case Poll(now=polled_at):
                 self._poll(polled_at)
                 return None

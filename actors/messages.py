@@ -54,6 +54,15 @@ class Wake:
 
 
 @dataclass(frozen=True)
+class Claimed:
+    """Intake → dispatcher: tasks claimed for this node in the transaction that stored
+    them, since its workers were idle (``StartAtOnce``). The dispatcher hands them out
+    as if it had claimed them, or gives them back once it no longer claims."""
+
+    tasks: tuple[models.ClaimedTask, ...]
+
+
+@dataclass(frozen=True)
 class Poll:
     """Ticker → dispatcher: renew leases, hear cancels and pauses, time out attempts,
     claim due tasks, as of ``now``."""

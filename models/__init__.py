@@ -22,7 +22,7 @@ from .errors import (
     Unavailable,
 )
 from .history import KINDS as EVENT_KINDS
-from .intake import Intake, IntakeConfig
+from .intake import Intake, IntakeConfig, StartHere
 from .migrations import LATEST_VERSION
 from .nodes import NodeInfo
 from .notifications import Heard, Listener, ListenerLost
@@ -80,6 +80,7 @@ __all__ = [
     "Heard",
     "Intake",
     "IntakeConfig",
+    "StartHere",
     "InvalidInput",
     "Listener",
     "ListenerLost",

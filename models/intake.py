@@ -21,13 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from peewee import DataError, IntegrityError
 
 from .errors import Unavailable
 from .statuses import Status
-from .store import StorageError, Store
+from .store import ClaimRequest, StorageError, Store
+from .task import ClaimedTask
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +48,24 @@ class IntakeConfig:
 
 
 class _Pending:
-    __slots__ = ("rows", "done", "error")
+    __slots__ = ("rows", "done", "error", "started")
 
     def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
         self.rows = rows
         self.done = threading.Event()
         self.error: Exception | None = None
+        self.started = False  # every row was claimed for this process's workers
+
+
+class StartHere(Protocol):
+    """How the intake starts new tasks on this process's idle workers (see ``Intake``):
+    ``claim_for(count, queues)`` is the claim to make with them, or None when they
+    cannot all start at once; ``hand_over(tasks)`` gives what was claimed to the
+    dispatcher. Both are called from the intake's thread."""
+
+    def claim_for(self, count: int, queues: set[str]) -> ClaimRequest | None: ...
+
+    def hand_over(self, tasks: list[ClaimedTask]) -> None: ...
 
 
 class Intake:
@@ -64,16 +77,18 @@ class Intake:
         config: IntakeConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         tell_here: bool = True,
-        takes_here: Callable[[int, set[str]], bool] | None = None,
+        start_here: StartHere | None = None,
     ) -> None:
         """``clock`` times the backlog recount behind ``max_queued`` (tests pass their own).
         ``tell_here`` False: whoever calls ``accept`` wakes this process's dispatcher
-        itself, so the store's own listener need not (see ``Store.enqueue``). Then
-        ``takes_here(count, queues)``, asked before each commit of tasks due now, says
-        whether this process starts them at once, in which case no other is told either."""
+        itself, so the store's own listener need not (see ``Store.enqueue``), unless
+        ``accept`` says the rows were started here. Then ``start_here`` is asked, before
+        each commit of tasks all due now, for a claim to make in the same transaction;
+        the tasks it claims are handed over at once, and the other processes are told
+        only of rows it left."""
         self._store = store
         self._tell_here = tell_here
-        self._takes_here = takes_here if not tell_here else None
+        self._start_here = start_here if not tell_here else None
         self._config = config or IntakeConfig()
         self._clock = clock
         self.commits = 0  # transactions committed so far: fewer than accepts under load
@@ -85,8 +100,10 @@ class Intake:
         self._thread = threading.Thread(target=self._run, name="intake", daemon=True)
         self._thread.start()
 
-    def accept(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Store ``rows`` as queued tasks; block until committed.
+    def accept(self, rows: Sequence[dict[str, Any]]) -> bool:
+        """Store ``rows`` as queued tasks; block until committed. True when every row was
+        also claimed for this process's idle workers (``start_here``): nobody need be
+        woken for them.
 
         Called from request threads. Raises ``Unavailable`` when the database
         refused the write or did not finish it within the accept timeout; the
@@ -108,6 +125,7 @@ class Intake:
             raise self._store.unavailable(pending.error) from pending.error
         if pending.error is not None:
             raise pending.error
+        return pending.started
 
     def _reserve_backlog(self, count: int) -> None:
         """Refuse ``count`` more tasks if the backlog would pass ``max_queued``.
@@ -163,15 +181,17 @@ class Intake:
 
     def _commit(self, batch: list[_Pending]) -> None:
         errors: list[Exception | None]
+        claimed: list[ClaimedTask] = []
         try:
             self._refuse_if_files_wrong()
             rows = [row for pending in batch for row in pending.rows]
-            tell_others = self._tell_others(rows)
-            self._store.enqueue(rows, tell_here=self._tell_here, tell_others=tell_others)
+            claim = self._claim_for(rows)
+            claimed = self._store.enqueue(rows, tell_here=self._tell_here, claim=claim)
             errors = [None] * len(batch)
         except (IntegrityError, DataError):
-            # Some request's rows are refused: commit the others, refuse only those.
-            errors = self._commit_each(batch, tell_others)
+            # Some request's rows are refused: commit the others, refuse only those
+            # (claimed for by the dispatcher, which their handlers wake).
+            errors = self._commit_each(batch)
         except Unavailable as exc:
             errors = [exc] * len(batch)
         except Exception as exc:  # noqa: BLE001 - every waiter hears why; none is accepted
@@ -183,16 +203,23 @@ class Intake:
                 self._refuse_if_files_wrong()
             except Unavailable as exc:  # committed where a crash would lose it: not a 202
                 errors = [exc] * len(batch)
+        if claimed:
+            # Held under this process's lease: handed over even if the answer is a 503,
+            # as the dispatcher would have claimed them anyway.
+            self._start_here.hand_over(claimed)
+            taken = {task.id for task in claimed}
+            for pending in batch:
+                pending.started = all(row["id"] in taken for row in pending.rows)
         for pending, error in zip(batch, errors, strict=True):
             pending.error = error
             pending.done.set()
 
-    def _tell_others(self, rows: Sequence[dict[str, Any]]) -> bool:
-        """Whether other processes must hear of ``rows``: unless every one is due now and
-        this process starts them all at once (``takes_here``)."""
-        if self._takes_here is None or any(row["status"] != QUEUED for row in rows):
-            return True
-        return not self._takes_here(len(rows), {row["queue"] for row in rows})
+    def _claim_for(self, rows: Sequence[dict[str, Any]]) -> ClaimRequest | None:
+        """The claim to make with ``rows``: none unless every one is due now and this
+        process's idle workers can start them all at once (``start_here``)."""
+        if self._start_here is None or any(row["status"] != QUEUED for row in rows):
+            return None
+        return self._start_here.claim_for(len(rows), {row["queue"] for row in rows})
 
     def _refuse_if_files_wrong(self) -> None:
         """Raise ``Unavailable`` while the database's files are not the ones a restart
@@ -209,14 +236,11 @@ class Intake:
         self._store.save_what_is_committed()
         raise Unavailable(f"database files unsafe: {problem}")
 
-    def _commit_each(self, batch: list[_Pending], tell_others: bool) -> list[Exception | None]:
-        """The batch again, each request's rows on their own; ``tell_others`` as decided for
-        the whole batch (the room was already counted for it)."""
+    def _commit_each(self, batch: list[_Pending]) -> list[Exception | None]:
+        """The batch again, each request's rows on their own, every process told."""
         try:
             groups = [pending.rows for pending in batch]
-            errors = self._store.enqueue_each(
-                groups, tell_here=self._tell_here, tell_others=tell_others
-            )
+            errors = self._store.enqueue_each(groups, tell_here=self._tell_here)
         except Exception as exc:  # noqa: BLE001 - as in _commit
             return [self._failed(exc, batch)] * len(batch)
         self.commits += 1

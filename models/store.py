@@ -228,8 +228,12 @@ class Store(
     # Enqueue -------------------------------------------------------------
 
     def enqueue(
-        self, rows: Sequence[dict[str, Any]], tell_here: bool = True, tell_others: bool = True
-    ) -> None:
+        self,
+        rows: Sequence[dict[str, Any]],
+        tell_here: bool = True,
+        tell_others: bool = True,
+        claim: ClaimRequest | None = None,
+    ) -> list[ClaimedTask]:
         """Insert ``rows`` (from ``new_task``) in one transaction.
 
         When this returns, the rows are committed, their queues exist, and
@@ -238,12 +242,26 @@ class Store(
         caller that wakes its own dispatcher itself (the web handlers do);
         with ``tell_others`` False too, none, for a caller whose process
         starts the tasks at once.
+
+        With ``claim``, the same transaction then claims for it, as ``claim``
+        does (best due tasks first, paused queues left alone), and returns
+        what it claimed: a process whose workers are idle starts new tasks one
+        commit sooner than by a claim of its own. Other processes are then
+        told only if a row was left unclaimed.
         """
+        claimed: list[ClaimedTask] = []
         with self.write_transaction():
             self._insert(rows)
             self._register_queues(rows)
             self._record_scheduled(rows)
+            if claim is not None and claim.limit > 0 and claim.queues:
+                now = clock.now()
+                claimed = self._claim(claim, claim.queues, now)
+                self.record_events(history.claimed(claimed, claim.node, now))
+                taken = {task.id for task in claimed}
+                tell_others = tell_others and any(row["id"] not in taken for row in rows)
             self._notify_enqueued(tell_here, tell_others)
+        return claimed
 
     def enqueue_each(
         self,

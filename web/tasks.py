@@ -97,9 +97,10 @@ class TasksResource:
             raise models.InvalidInput("body must be a JSON object, or an array of them")
         replays = self._replays(rows)
         new = [row for row in rows if row["id"] not in replays]
+        started = False  # claimed for this node's idle workers as they were stored
         if new:
             try:
-                self._intake.accept(new)
+                started = self._intake.accept(new)
             except models.Conflict:
                 # A key taken between our look and our insert: by a request now committed
                 # (replay it), or one still being committed (the client retries).
@@ -111,6 +112,7 @@ class TasksResource:
                 new = []
         if new:
             actor_metrics.count_enqueued(self._registry, new)
+        if new and not started:
             try:
                 self._dispatcher.tell(Wake(queues=frozenset(row["queue"] for row in new)))
             except pykka.ActorDeadError:

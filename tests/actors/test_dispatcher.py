@@ -11,6 +11,7 @@ import models
 from actors import (
     AttachWorker,
     CancelRequested,
+    Claimed,
     Dispatcher,
     Executed,
     Flush,
@@ -25,7 +26,7 @@ from actors import (
 from actors import dispatcher as dispatcher_module
 from actors.config import CLAIM_AHEAD_ROUNDS, MAX_COMMIT_DELAY_SECONDS, REFILL_AT_ROUNDS
 from actors.finished import FinishedBoard
-from actors.room import IdleRoom
+from actors.room import IdleRoom, StartAtOnce
 from models import Status
 
 from .helpers import Latch, ProbeWorker
@@ -323,6 +324,45 @@ def test_the_room_says_how_many_tasks_idle_workers_can_start_now(store):
     dispatcher.ask(HeldCounts())
     assert not room.takes(1, {"default"})
     dispatcher.stop()
+
+
+def test_tasks_the_intake_claims_for_idle_workers_go_to_them_or_back_at_a_stop(store):
+    room = IdleRoom()
+    dispatcher = Dispatcher.start(CONFIG, store, room=room)
+    inboxes = [[], []]
+    latch = Latch()
+    for index in range(2):
+        probe = ProbeWorker.start(inboxes[index], latch)
+        dispatcher.tell(AttachWorker(index, probe, WorkerSlot(index)))
+    dispatcher.ask(HeldCounts())
+    intake = models.Intake(store, tell_here=False, start_here=StartAtOnce(room, dispatcher, CONFIG))
+    try:
+        # When a task is accepted while the workers are idle (and nobody wakes the dispatcher)
+        row = models.new_task("echo", {})
+        assert intake.accept([row]) is True
+        # Then it is claimed with its insert and reaches a worker
+        latch.wait(1)
+        assert [m.attempt.id for inbox in inboxes for m in inbox] == [row["id"]]
+        assert store.get_task(row["id"])["status"] == "running"
+        assert dispatcher.ask(HeldCounts()) == [1, 0]
+        # When a task claimed that way reaches a dispatcher that stopped claiming
+        dispatcher.ask(StopClaiming())
+        late = models.new_task("echo", {})
+        assert intake.accept([late]) is False  # no room any more: stored queued
+        claimed = store.claim(CONFIG.owner, CONFIG.node, 1, models.clock.now(), 30, ["default"])
+        assert [task.id for task in claimed] == [late["id"]]
+        dispatcher.tell(Claimed(tuple(claimed)))
+        dispatcher.ask(Flush())
+        # Then it is given back, its attempt refunded, and no worker got it
+        for task in claimed:
+            assert (store.get_task(task.id)["status"], store.get_task(task.id)["attempts"]) == (
+                "queued",
+                0,
+            )
+        assert sum(len(inbox) for inbox in inboxes) == 1
+    finally:
+        intake.close()
+        dispatcher.stop()
 
 
 def test_a_wake_for_a_later_time_still_counts_when_its_claim_waits_for_more_messages(store):

@@ -45,10 +45,10 @@ def test_a_row_that_breaks_a_constraint_fails_only_its_own_request(store):
     hold = threading.Event()
     holding = threading.Event()
 
-    def held_enqueue(rows, tell_here=True, tell_others=True, _original=store.enqueue):
+    def held_enqueue(rows, tell_here=True, tell_others=True, claim=None, _original=store.enqueue):
         holding.set()
         hold.wait(10)
-        return _original(rows, tell_here, tell_others)
+        return _original(rows, tell_here, tell_others, claim)
 
     outcomes: dict[str, BaseException | None] = {}
 
@@ -113,3 +113,50 @@ def test_max_queued_refuses_past_the_cap_until_the_backlog_drains(store):
         intake.accept([models.new_task("x", {})])
     intake.close()
     assert store.count_backlog() == 5
+
+
+class StartAll:
+    """``StartHere`` of a process whose idle workers take whatever is asked."""
+
+    def __init__(self) -> None:
+        self.handed: list[str] = []
+
+    def claim_for(self, count: int, queues: set[str]) -> models.ClaimRequest:
+        return models.ClaimRequest("host:1", "node-a", count, sorted(queues), 30.0)
+
+    def hand_over(self, tasks: list[models.ClaimedTask]) -> None:
+        self.handed += [task.id for task in tasks]
+
+
+def test_tasks_claimed_as_they_are_stored_are_handed_over_and_their_caller_told(store):
+    start = StartAll()
+    intake = models.Intake(store, tell_here=False, start_here=start)
+    try:
+        # When idle workers take a new task
+        row = models.new_task("x", {})
+        # Then it is claimed in the same commit, handed over, and its caller need wake nobody
+        assert intake.accept([row]) is True
+        assert intake.commits == 1
+        assert start.handed == [row["id"]]
+        assert store.get_task(row["id"])["status"] == "running"
+    finally:
+        intake.close()
+
+
+def test_a_claim_that_takes_an_older_task_leaves_the_new_one_to_the_caller(store):
+    # Given an older task due and waiting (its dispatcher has not claimed it yet)
+    older = models.new_task("x", {"n": 0})
+    store.enqueue([older])
+    start = StartAll()
+    intake = models.Intake(store, tell_here=False, start_here=start)
+    try:
+        # When a new task is stored with a claim for one idle worker
+        row = models.new_task("x", {"n": 1})
+        started = intake.accept([row])
+    finally:
+        intake.close()
+    # Then the claim takes the older one, best first, and the caller must wake the
+    # dispatcher for the new one, which waits queued
+    assert start.handed == [older["id"]]
+    assert started is False
+    assert store.get_task(row["id"])["status"] == "queued"

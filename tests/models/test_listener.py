@@ -80,27 +80,48 @@ def test_nobody_hears_of_tasks_whose_own_process_starts_them_at_once(stores):
     assert not heard_until(listener, "after-taken").new_tasks
 
 
+class StartDefault:
+    """``StartHere`` of a process whose idle workers serve only "default"."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, set[str]]] = []
+        self.handed: list[str] = []
+
+    def claim_for(self, count: int, queues: set[str]) -> models.ClaimRequest | None:
+        self.asked.append((count, queues))
+        if queues != {"default"}:
+            return None
+        return models.ClaimRequest("me", "node-me", count, sorted(queues), 30.0)
+
+    def hand_over(self, tasks: list[models.ClaimedTask]) -> None:
+        self.handed += [task.id for task in tasks]
+
+
 def test_the_intake_tells_others_only_what_its_process_cannot_start_at_once(stores):
     here, other, listener = stores
-    grants = []
-
-    def takes_here(count: int, queues: set[str]) -> bool:
-        grants.append((count, queues))
-        return queues == {"default"}  # this node's idle workers serve only "default"
-
-    intake = models.Intake(other, tell_here=False, takes_here=takes_here)
+    start = StartDefault()
+    intake = models.Intake(other, tell_here=False, start_here=start)
     try:
-        intake.accept([models.new_task("x", {})])
+        # A task its idle workers take: claimed as it is stored, handed over, nobody told
+        task = models.new_task("x", {})
+        assert intake.accept([task]) is True
         mark(other, "after-default")
         assert not heard_until(listener, "after-default").new_tasks
-        # A queue its workers do not take: everyone hears
-        intake.accept([models.new_task("x", {}, models.TaskOptions(max_attempts=5, queue="mail"))])
+        assert start.handed == [task["id"]]
+        stored = here.get_task(task["id"])
+        assert (stored["status"], stored["attempts"], stored["node"]) == ("running", 1, "node-me")
+        # A queue its workers do not take: stored queued, and everyone hears
+        mail = models.new_task("x", {}, models.TaskOptions(max_attempts=5, queue="mail"))
+        assert intake.accept([mail]) is False
         mark(other, "after-mail")
         assert heard_until(listener, "after-mail").new_tasks
-        # A task due later: not its to promise, everyone hears as before
-        intake.accept([models.new_task("x", {}, models.TaskOptions(max_attempts=5, delay=60))])
+        assert here.get_task(mail["id"])["status"] == "queued"
+        # A task due later: not its to start, everyone hears as before
+        later = models.new_task("x", {}, models.TaskOptions(max_attempts=5, delay=60))
+        assert intake.accept([later]) is False
         mark(other, "after-later")
         assert heard_until(listener, "after-later").new_tasks
     finally:
         intake.close()
-    assert grants == [(1, {"default"}), (1, {"mail"})]
+    assert start.asked == [(1, {"default"}), (1, {"mail"})]
+    assert start.handed == [task["id"]]

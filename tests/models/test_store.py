@@ -24,6 +24,17 @@ def enqueue(store, count: int, action: str = "uppercase", now: float = NOW - 60)
     return [row["id"] for row in rows]
 
 
+def enqueue_to(store, queue: str, count: int) -> list[str]:
+    options = models.TaskOptions(max_attempts=5, queue=queue)
+    rows = [models.new_task("uppercase", {"text": f"q{i}"}, options) for i in range(count)]
+    store.enqueue(rows)
+    return [row["id"] for row in rows]
+
+
+def clock_now() -> float:
+    return models.clock.now()
+
+
 def status_of(store, task_id: str) -> str:
     return store.get_task(task_id)["status"]
 
@@ -51,6 +62,34 @@ def test_claim_takes_due_tasks_oldest_first_and_counts_the_attempt(store):
     assert claimed[0].data == {"text": "t0"}
     assert [status_of(store, i) for i in ids] == ["running", "running", "queued"]
     assert store.get_task(ids[0])["node"] == "node-a"
+
+
+def test_an_enqueue_with_a_claim_stores_and_claims_in_one_transaction(store):
+    # Given an older task waiting in another queue, and two new ones
+    [elsewhere] = enqueue_to(store, "mail", 1)
+    rows = [models.new_task("uppercase", {"text": f"n{i}"}) for i in range(2)]
+    # When they are stored with a claim for one task of "default"
+    claim = models.ClaimRequest(OWNER, "node-a", 1, ["default"], LEASE)
+    claimed = store.enqueue(rows, claim=claim)
+    # Then the first of them is claimed, under the claim's lease, and the other waits
+    assert [task.id for task in claimed] == [rows[0]["id"]]
+    first, second = (store.get_task(row["id"]) for row in rows)
+    assert (first["status"], first["attempts"], first["node"]) == ("running", 1, "node-a")
+    assert store.lease_owners() == [OWNER]
+    assert (second["status"], second["attempts"]) == ("queued", 0)
+    assert status_of(store, elsewhere) == "queued"
+    assert [e["kind"] for e in store.events_of(rows[0]["id"])] == ["created", "claimed"]
+    # And the claimed attempt settles as any other
+    done = models.Outcome(claimed[0], models.Ending.COMPLETED, result_json="1")
+    assert store.settle([done], clock_now()).statuses == {rows[0]["id"]: Status.COMPLETED}
+
+
+def test_an_enqueue_with_a_claim_claims_nothing_from_a_paused_queue(store):
+    store.pause("default", "ops", clock_now())
+    row = models.new_task("uppercase", {"text": "x"})
+    claim = models.ClaimRequest(OWNER, "node-a", 1, ["default"], LEASE)
+    assert store.enqueue([row], claim=claim) == []
+    assert status_of(store, row["id"]) == "queued"
 
 
 def test_claim_never_hands_out_a_task_twice(store):
