@@ -1,8 +1,9 @@
-"""How many new tasks this node can start at once, for the intake to decide whether any
-other node needs waking for them."""
+"""How many new tasks this node can start at once, for the intake to claim them as it
+stores them (and so wake no other node for them)."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable
 
@@ -18,14 +19,15 @@ from .messages import Claimed
 class IdleRoom:
     """The dispatcher publishes, after each message, how many tasks its idle workers could
     start right away and from which queues. The intake, committing tasks accepted by this
-    node's handlers (which wake this dispatcher themselves), asks ``takes``: if this node
-    starts them at once, no other node need be woken, since each wake there costs a claim
-    that finds nothing. Otherwise (workers busy, a queue this node does not serve or does
-    not know yet) every node is told, as before.
+    node's handlers, asks ``takes`` (through ``StartAtOnce``): if this node starts them at
+    once, it claims them in the same transaction, and no other node need be woken, since
+    each wake there costs a claim that finds nothing. Otherwise (workers busy, a queue
+    this node does not serve or does not know yet) the dispatcher and every node are told,
+    as before.
 
     ``takes`` counts what it granted off the room until the next publish, so one idle
-    worker is not promised twice. Thread-safe. Only a hint: a task this node does not
-    start after all is still found by the other nodes' poll.
+    worker is not promised twice. Thread-safe. Only a hint: a worker promised a task
+    it cannot take at once gets it behind the one it runs, or gives it back.
     """
 
     def __init__(self) -> None:
@@ -77,4 +79,8 @@ class StartAtOnce:
         try:
             self._dispatcher.tell(Claimed(tuple(tasks)))
         except pykka.ActorDeadError:
-            log_event("claimed tasks left to their lease: dispatcher stopped", count=len(tasks))
+            log_event(
+                "claimed tasks left to their lease: dispatcher stopped",
+                logging.WARNING,
+                count=len(tasks),
+            )

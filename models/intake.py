@@ -102,8 +102,8 @@ class Intake:
 
     def accept(self, rows: Sequence[dict[str, Any]]) -> bool:
         """Store ``rows`` as queued tasks; block until committed. True when every row was
-        also claimed for this process's idle workers (``start_here``): nobody need be
-        woken for them.
+        also claimed, in that commit, for this process's idle workers (``start_here``):
+        nobody need be woken for them.
 
         Called from request threads. Raises ``Unavailable`` when the database
         refused the write or did not finish it within the accept timeout; the
