@@ -34,8 +34,13 @@ from .helpers import Latch, ProbeWorker
 CONFIG = QueueConfig(workers=2, prefetch=5, owner="test-host:1", lease_seconds=30)
 
 
-def start_dispatcher(store, config: QueueConfig = CONFIG, board: FinishedBoard | None = None):
-    dispatcher = Dispatcher.start(config, store, board=board)
+def start_dispatcher(
+    store,
+    config: QueueConfig = CONFIG,
+    board: FinishedBoard | None = None,
+    room: IdleRoom | None = None,
+):
+    dispatcher = Dispatcher.start(config, store, board=board, room=room)
     inboxes = [[] for _ in range(config.workers)]
     latch = Latch()
     for index in range(config.workers):
@@ -297,12 +302,7 @@ def test_an_outcome_waiting_for_a_group_is_committed_at_its_deadline_without_a_m
 
 def test_the_room_says_how_many_tasks_idle_workers_can_start_now(store):
     room = IdleRoom()
-    dispatcher = Dispatcher.start(CONFIG, store, room=room)
-    inboxes = [[], []]
-    latch = Latch()
-    for index in range(2):
-        probe = ProbeWorker.start(inboxes[index], latch)
-        dispatcher.tell(AttachWorker(index, probe, WorkerSlot(index)))
+    dispatcher, inboxes, latch = start_dispatcher(store, room=room)
     dispatcher.ask(HeldCounts())  # every message before it is handled
     # Two idle workers: two tasks of the queues it claims from start at once
     assert not room.takes(3, {"default"})
@@ -328,12 +328,7 @@ def test_the_room_says_how_many_tasks_idle_workers_can_start_now(store):
 
 def test_tasks_the_intake_claims_for_idle_workers_go_to_them_or_back_at_a_stop(store):
     room = IdleRoom()
-    dispatcher = Dispatcher.start(CONFIG, store, room=room)
-    inboxes = [[], []]
-    latch = Latch()
-    for index in range(2):
-        probe = ProbeWorker.start(inboxes[index], latch)
-        dispatcher.tell(AttachWorker(index, probe, WorkerSlot(index)))
+    dispatcher, inboxes, latch = start_dispatcher(store, room=room)
     dispatcher.ask(HeldCounts())
     intake = models.Intake(store, tell_here=False, start_here=StartAtOnce(room, dispatcher, CONFIG))
     try:
