@@ -344,11 +344,7 @@ class Dispatcher(pykka.ThreadingActor):
             return
         idle = 0
         if self._claiming and not self._ahead:
-            idle = sum(
-                1
-                for ref, held in zip(self._workers, self._held, strict=True)
-                if not held and ref is not None and ref.is_alive()
-            )
+            idle = sum(1 for held in self._live_held() if not held)
         if idle == 0 and self._room_idle == 0:  # busy, as it was: nothing to say (a drain)
             return
         self._room_idle = idle
