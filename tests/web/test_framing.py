@@ -192,3 +192,38 @@ def test_a_content_length_that_is_not_plain_digits_is_a_json_400_and_closes(conn
     assert headers["content-type"] == "application/json"
     assert "content-length" in orjson.loads(body)["error"].lower()
     assert connection.closed_by_server()
+
+
+def test_requests_pipelined_in_one_write_are_answered_in_order(connect):
+    # Given: a POST and two GETs written at once, so the later heads are in the server's
+    # buffer when the first answer is sent (the connection goes straight to a request
+    # thread again, without waiting in the selector)
+    body = orjson.dumps({"action": "good-pipelined", "data": {"n": 1}})
+    connection = connect()
+    connection.send(
+        head("POST", "/tasks", "Content-Type: application/json", f"Content-Length: {len(body)}")
+        + body
+        + head("GET", "/tasks?limit=1")
+        + head("GET", "/tasks/not-a-task-id")
+    )
+    # Then: each is answered, in the order sent
+    status, _, accepted = connection.answer()
+    assert status == 202, accepted
+    assert connection.answer()[0] == 200
+    assert connection.answer()[0] == 404
+
+
+def test_one_kept_alive_connection_serves_request_after_request(connect):
+    # Given: one connection; each request is sent only after the previous answer, so the
+    # connection waits in the selector between requests
+    connection = connect()
+    for n in range(50):
+        body = orjson.dumps({"action": "good-kept-alive", "data": {"n": n}})
+        connection.send(
+            head("POST", "/tasks", "Content-Type: application/json", f"Content-Length: {len(body)}")
+            + body
+        )
+        status, headers, accepted = connection.answer()
+        # Then: every one is accepted on the same connection
+        assert status == 202, accepted
+        assert headers.get("connection") != "close"
