@@ -13,6 +13,7 @@ served, unless ``--insecure-no-auth`` opens the service to everyone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -127,6 +128,7 @@ def new_token(name: str, role: Role) -> tuple[str, str]:
     return secret, f"{check_token_name(name)} {role} {_digest(secret).hex()}"
 
 
+@functools.lru_cache(maxsize=1024)  # asked on every request without tokens
 def is_loopback(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import cherrypy
 from prometheus_client import Counter, Histogram
@@ -10,6 +11,10 @@ from prometheus_client import Counter, Histogram
 from actors.metrics import COUNTING
 
 UNMATCHED = "(unmatched)"  # the route label of a request no route matched
+# The method label: a method outside these is counted as "other", so that made-up
+# methods cannot add series without bound.
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
+OTHER_METHOD = "other"
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60)
 
 REQUESTS = Counter(
@@ -25,6 +30,12 @@ DURATION = Histogram(
 )
 
 
+# The labelled children already made, by (method, route, code): a dict lookup per
+# request instead of prometheus-client's locked ``labels`` (the key space is bounded:
+# known methods, the route patterns, status codes).
+_series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+
 def observe(method: str, route: str, started: float, code: str | None = None) -> None:
     """Count the current request, with its status as set (or ``code``)."""
     if not COUNTING.on:
@@ -32,5 +43,9 @@ def observe(method: str, route: str, started: float, code: str | None = None) ->
     if code is None:
         status = cherrypy.serving.response.status
         code = str(status).partition(" ")[0] if status else "200"
-    REQUESTS.labels(method, route, code).inc()
-    DURATION.labels(route).observe(time.perf_counter() - started)
+    key = (method if method in METHODS else OTHER_METHOD, route, code)
+    series = _series.get(key)
+    if series is None:
+        series = _series[key] = (REQUESTS.labels(*key), DURATION.labels(route))
+    series[0].inc()
+    series[1].observe(time.perf_counter() - started)

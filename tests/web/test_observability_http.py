@@ -93,6 +93,25 @@ def test_an_action_nobody_registered_is_one_label(service):
     assert "unregistered" in names and "made-up-1" not in names
 
 
+def test_a_made_up_method_is_one_label(service):
+    # Given: requests with methods nobody serves, each of them different
+    for n in range(5):
+        assert request(service.base_url, f"BREW{n}", "/tasks").status == 405
+        assert request(service.base_url, f"BREW{n}", "/no-such-path").status == 404
+    # Then: they are counted under one method label, not one series per method sent
+    samples = scrape(service)
+    methods = {
+        dict(labels)["method"]
+        for (name, labels) in samples
+        if name.startswith("taskqueue_http")
+        if "method" in dict(labels)
+    }
+    assert not any(method.startswith("BREW") for method in methods), methods
+    requests = "taskqueue_http_requests_total"
+    assert value(samples, requests, method="other", route="(unmatched)", code="405") >= 5
+    assert value(samples, requests, method="other", route="(unmatched)", code="404") >= 5
+
+
 def test_the_tasks_gauge_agrees_with_the_api_after_a_sample(service):
     task_id = post_json(service.base_url, {"action": "uppercase", "queue": "gauged"}).json()["id"]
     wait_for_status(service.base_url, task_id, "completed")
