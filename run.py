@@ -818,6 +818,7 @@ def serve(settings: Settings, store: models.Store) -> int:
         abandoned_threads=service.abandoned_threads,
         max_abandoned_threads=settings.web.max_abandoned_threads,
     )
+    gate = web.Gate(settings.web)
     try:
         app = web.build_app(
             store,
@@ -828,6 +829,7 @@ def serve(settings: Settings, store: models.Store) -> int:
             actors.registry,
             service.board,
             liveness,
+            gate,
         )
         web.start_server(app, settings.web)
     except OSError as exc:
@@ -850,8 +852,12 @@ def serve(settings: Settings, store: models.Store) -> int:
         stop_requested.set()
         logger.info("stopping signal=%s", signal.Signals(signum).name)
 
+    def on_hangup(signum, frame):
+        reload_tokens(gate)
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     # Only now: whoever waits for this line may stop us gracefully at once.
     logger.info(
         "listening host=%s port=%d db=%s",
@@ -873,6 +879,19 @@ def serve(settings: Settings, store: models.Store) -> int:
     return 0
 
 
+def reload_tokens(gate: web.Gate) -> None:
+    """SIGHUP: read --token-file again. A file that cannot be used changes nothing."""
+    try:
+        table = gate.reload_tokens()
+    except web.TokenFileError as exc:
+        logger.error("token file not reloaded, the tokens in use stay: %s", exc)
+        return
+    if table is None:
+        logger.warning("SIGHUP: no --token-file to reload")
+    else:
+        logger.info("token file reloaded tokens=%d file=%s", len(table.tokens), table.path)
+
+
 def print_token(name: str, role: web.Role) -> int:
     """``run.py token NAME ROLE``: a new secret, and its line for the token file."""
     secret, line = web.new_token(name, role)
@@ -881,7 +900,8 @@ def print_token(name: str, role: web.Role) -> int:
     print(
         "Give the secret to the client, which sends it as 'Authorization: Bearer <secret>'; "
         "it is stored nowhere and cannot be shown again. Add the line to the file given "
-        "to --token-file (it holds only the secret's SHA-256) and restart the service."
+        "to --token-file (it holds only the secret's SHA-256) and send the service SIGHUP "
+        "(kill -HUP PID), which reads the file again."
     )
     return 0
 

@@ -1,6 +1,6 @@
 """The HTTP side: the CherryPy application, its routes and handlers."""
 
-from .access import exposure_problem, exposure_warning
+from .access import Gate, exposure_problem, exposure_warning
 from .app import build_app, start_server, stop_server
 from .auth import (
     TokenFileError,
@@ -29,6 +29,7 @@ from .validation import check_queue_name
 
 __all__ = [
     "BadOrigin",
+    "Gate",
     "TokenFileError",
     "TokenTable",
     "check_token_name",

@@ -120,6 +120,10 @@ class Gate:
         request.token_name = identity.name
         return None
 
+    def reload_tokens(self) -> TokenTable | None:
+        """``Authenticator.reload_tokens``: the token file, read again (run.py on SIGHUP)."""
+        return self._authenticator.reload_tokens()
+
     def _is_open(self, route: Route) -> bool:
         if route.exposure == Exposure.PUBLIC:
             return True

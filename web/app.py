@@ -45,6 +45,7 @@ def build_app(
     registry: actors.ActionRegistry | None = None,
     board: actors.FinishedBoard | None = None,
     liveness: Liveness | None = None,
+    gate: Gate | None = None,
 ) -> cherrypy.Application:
     config = config or WebConfig()
     queue_config = queue_config or actors.QueueConfig()
@@ -64,7 +65,7 @@ def build_app(
             SchedulesResource(store, dispatcher, body, queue_config, registry),
             DeliveriesResource(store),
         ),
-        guard=Gate(config),
+        guard=gate or Gate(config),
     )
     if config.tokens is not None:
         logger.info(

@@ -173,6 +173,19 @@ class Authenticator:
     def uses_tokens(self) -> bool:
         return self._tokens is not None
 
+    def reload_tokens(self) -> TokenTable | None:
+        """Read the token file again and check every request against it from now on.
+
+        None, and nothing changes, for a service without a token file. Raises
+        ``TokenFileError`` if the file cannot be used: the tokens in use stay.
+        A request already past its check is not asked again.
+        """
+        if self._tokens is None:
+            return None
+        table = load_tokens(self._tokens.path)
+        self._tokens = table  # one reference: a request sees the old table or the new
+        return table
+
     def identify(self, authorization: str | None, address: str) -> Identity:
         """Raises ``Denied``: 401 for a missing or wrong token, 403 for a client the
         service does not serve without tokens."""
