@@ -2,7 +2,8 @@
 transaction, so that the history never disagrees with the row.
 
 An event is ``(task_id, at, kind, detail)``. ``created`` is not stored: it
-is the task row's own ``created_at``, and ``GET /tasks/{id}/events``
+is when the task was accepted, which its id tells to the millisecond (the
+row's ``created_at`` is whole seconds), and ``GET /tasks/{id}/events``
 derives it from there (as it derives ``paused_while_due`` from the
 queue's pause history). Kinds, in the order a task meets them:
 

@@ -42,3 +42,14 @@ def new_task_id(now_ns: int) -> str:
     millis = f"{(now_ns // 1_000_000) & 0xFFFF_FFFF_FFFF:012x}"
     variant = _VARIANT_DIGITS[buffer[at + _ID_BYTES - 1] & 3]
     return f"{millis[:8]}-{millis[8:]}-7{random[:3]}-{variant}{random[3:6]}-{random[6:18]}"
+
+
+def created_at_of(task_id: str) -> float | None:
+    """When a version 7 id was made, in Unix seconds to the millisecond; None for any
+    other id (a uuid4 from the reference's rows, kept by the migration)."""
+    if len(task_id) != 36 or task_id[14] != "7":
+        return None
+    try:
+        return int(task_id[:8] + task_id[9:13], 16) / 1000
+    except ValueError:
+        return None

@@ -10,6 +10,7 @@ import orjson
 
 from . import clock
 from .errors import TaskNotFound
+from .ids import created_at_of
 from .statuses import CLAIMABLE, STATUSES, WAITING, Status, sql_list
 from .task import VIEW_FIELDS, Task
 
@@ -265,7 +266,7 @@ class ReadsMixin:
             {"at": at, "kind": kind, **({} if detail is None else orjson.loads(detail))}
             for at, kind, detail in cursor.fetchall()
         ]
-        events = [{"at": float(task["created_at"]), "kind": "created", "queue": task["queue"]}]
+        events = [{"at": _created_at(task), "kind": "created", "queue": task["queue"]}]
         events += self._paused_while_due(task, stored, clock.now() if now is None else now)
         events += stored
         events.sort(key=lambda event: event["at"])
@@ -275,7 +276,7 @@ class ReadsMixin:
         self: Store, task: dict[str, Any], stored: list[dict[str, Any]], now: float
     ) -> list[dict[str, Any]]:
         """Pauses of the task's queue that overlap the time it waited, due, for a claim."""
-        due_from = float(task["created_at"])
+        due_from = _created_at(task)
         for event in stored:
             if event["kind"] == "scheduled":
                 due_from = max(due_from, event["run_at"])
@@ -355,3 +356,12 @@ class ReadsMixin:
 
 def _where(conditions: list[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _created_at(task: dict[str, Any]) -> float:
+    """When the task was accepted: its id's time, to the millisecond (the row's
+    ``created_at`` is whole seconds, as in the reference), never after ``created_at``'s
+    second; ``created_at`` itself for an id that tells no time."""
+    whole = float(task["created_at"])
+    precise = created_at_of(task["id"])
+    return precise if precise is not None and whole <= precise < whole + 1 else whole

@@ -108,6 +108,26 @@ def test_a_lost_claim_writes_no_event(store):
     assert store.get_task(task_id)["status"] == "queued"
 
 
+def test_created_is_the_time_the_task_was_accepted_to_the_millisecond(store):
+    # Given: a task accepted 750 ms into a second
+    [task_id] = add(store, at=NOW + 0.75)
+    # Then: its history says so (the row's created_at, as in the reference, is 1700000000)
+    [created] = [e for e in store.events_of(task_id) if e["kind"] == "created"]
+    assert created["at"] == pytest.approx(NOW + 0.75, abs=0.001)
+    assert store.get_task(task_id)["created_at"] == int(NOW)
+
+
+def test_created_of_a_task_whose_id_tells_no_time_is_its_created_at(store):
+    # Given: a row as the reference wrote it, with a uuid4 id
+    row = models.new_task("job", {}, TaskOptions(3), now_ns=int((NOW + 0.75) * 1e9))
+    row["id"] = "0b9f5c4e-8a43-4c59-9a3e-5d1f2b8f0c11"
+    row["payload"] = orjson.dumps({**orjson.loads(row["payload"]), "id": row["id"]}).decode()
+    store.enqueue([row])
+    # Then: created is the row's whole second
+    [created] = [e for e in store.events_of(row["id"]) if e["kind"] == "created"]
+    assert created["at"] == NOW
+
+
 def test_a_pause_while_the_task_was_due_is_in_its_history(store):
     [task_id] = add(store, queue="held", at=NOW)
     store.pause("held", "ops", NOW + 10)
