@@ -229,10 +229,12 @@ class SchedulesMixin:
             raise TaskNotFound(f"schedule {name!r} not found")
 
     def due_schedules(self: Store, now: float) -> list[dict[str, Any]]:
-        """The enabled schedules whose next tick is at or before ``now`` (an index range)."""
+        """The enabled schedules whose next tick is at or before ``now`` (an index range),
+        the earliest first and, among those due at once, by name: every leader fires
+        them in the same order."""
         cursor = self.db.execute_sql(
             f"SELECT {_COLUMNS} FROM schedules WHERE enabled = 1 AND next_fire_at <= "
-            f"{self.db.param} ORDER BY next_fire_at",
+            f"{self.db.param} ORDER BY next_fire_at, name",
             (now,),
         )
         return [_view(row) for row in cursor.fetchall()]
