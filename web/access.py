@@ -97,7 +97,11 @@ class Gate:
         if refusal is not None:
             return _Answer(refusal.status, refusal.message)
         origin = headers.get("Origin")
-        if origin is not None:
+        if origin is None:
+            refusal = self._browser.check_fetch_site(headers, request.method)
+            if refusal is not None:
+                return _Answer(refusal.status, refusal.message)
+        else:
             allowed, listed = self._browser.check_origin(origin, request.scheme, host)
             if not allowed:
                 return _Answer(

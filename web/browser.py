@@ -12,6 +12,15 @@ origin is the service's own or listed in ``--allow-origin``.
   ``--host`` given, or listed in ``--allow-host``, gets 421: a page that rebinds its
   own DNS name to 127.0.0.1 (DNS rebinding) is same-origin with itself, but sends
   its own name as ``Host``.
+- **Fetch metadata.** A request without ``Origin`` (a ``no-cors`` GET: an
+  ``<img>``, a ``<script>``, ``fetch(url, {mode: "no-cors"})``) whose
+  ``Sec-Fetch-Site`` says another site's page made it (``cross-site``, or
+  ``same-site``: another port of the same host is another application) gets 403,
+  unless it is the browser following a link (a top-level navigation to a
+  document). Its answer was opaque to the page already; refusing it also keeps
+  such pages from making the service read listings on their behalf, or from
+  learning anything from timing. Clients that are not browsers send no
+  ``Sec-Fetch-Site``, and are unaffected.
 - **Types.** A body must be declared JSON (``body.py``): the requests a page may
   send without a preflight carry ``text/plain``, form or no types.
 """
@@ -24,6 +33,8 @@ from urllib.parse import urlsplit
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 PREFLIGHT_MAX_AGE_SECONDS = 600
+# Sec-Fetch-Site values of a request the service's own page made, or the user typed.
+SAME_ORIGIN_SITES = frozenset(("same-origin", "none"))
 # What a listed origin's page may send beyond the headers every page may (Accept and
 # the like): its token, a JSON body's type, and a POST's key for a safe retry.
 ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key"
@@ -138,6 +149,22 @@ class BrowserPolicy:
             if parsed == own:
                 return True, False
         return False, False
+
+    @staticmethod
+    def check_fetch_site(headers, method: str) -> Refusal | None:
+        """For a request without ``Origin``: refused if a browser says another site's page
+        made it, other than by following a link (see the module's docstring)."""
+        site = headers.get("Sec-Fetch-Site")
+        if site is None or site in SAME_ORIGIN_SITES:
+            return None
+        followed_a_link = (
+            method in ("GET", "HEAD")
+            and headers.get("Sec-Fetch-Mode") == "navigate"
+            and headers.get("Sec-Fetch-Dest") in ("document", None)
+        )
+        if followed_a_link:
+            return None
+        return Refusal(403, "requests made by another site's page are not allowed")
 
     @staticmethod
     def cors_headers(origin: str) -> list[tuple[str, str]]:

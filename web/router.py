@@ -109,7 +109,9 @@ class Router:
         if self._guard is not None:
             answer = self._guard(request, route, methods)
             if answer is not None:
-                request.handler = answer
+                request.handler = _Refused(
+                    answer, http_metrics.UNMATCHED if route is None else route.path
+                )
                 return
         if methods is None:
             request.handler = _not_found
@@ -182,6 +184,22 @@ class _Call:
             if name not in self._route.params:
                 return json_error(400, f"unknown query parameter {name!r}")
         return self._route.handler(query, **self._params)
+
+
+class _Refused:
+    """The guard's answer instead of the route's, counted like any other answer."""
+
+    __slots__ = ("_answer", "_route")
+
+    def __init__(self, answer, route: str) -> None:
+        self._answer = answer
+        self._route = route
+
+    def __call__(self) -> bytes:
+        started = time.perf_counter()
+        body = self._answer()
+        http_metrics.observe(cherrypy.serving.request.method, self._route, started)
+        return body
 
 
 class _MethodNotAllowed:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ServiceProcess
 from tests.web.client import list_tasks, request
@@ -172,6 +173,20 @@ def test_a_page_from_another_site_cannot_cancel_or_pause(service, page, other_si
     assert [queue["name"] for queue in api(base, "/queues")["queues"] if queue["paused"]] == []
 
 
+def refused_reads(base: str) -> float:
+    """How many GET /tasks the service has answered 403, by its /metrics."""
+    metrics = request(base, "GET", "/metrics").body.decode()
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "taskqueue_http_requests_total" and sample.labels == {
+                "method": "GET",
+                "route": "/tasks",
+                "code": "403",
+            }:
+                return sample.value
+    return 0.0
+
+
 def test_a_page_from_another_site_cannot_read_the_listing(service, page, other_site):
     base = service.base_url
     enqueue(base, {"action": "private-report", "delay": 3600})
@@ -182,8 +197,9 @@ def test_a_page_from_another_site_cannot_read_the_listing(service, page, other_s
     read = attempt(page, "{}", f"{base}/tasks")
     assert read["outcome"] == "rejected", read
     assert seen == []
-    # In no-cors mode Chromium sends no Origin, and the service answers; the script
-    # gets an empty, opaque answer all the same
+    # In no-cors mode Chromium sends no Origin, only Sec-Fetch-Site (same-site: another
+    # port of 127.0.0.1), and the service refuses it; the script gets an empty, opaque
+    # answer either way
     opaque = attempt(page, '{mode: "no-cors"}', f"{base}/tasks")
     assert (opaque["type"], opaque["status"], opaque["text"], opaque["headers"]) == (
         "opaque",
@@ -191,6 +207,24 @@ def test_a_page_from_another_site_cannot_read_the_listing(service, page, other_s
         "",
         {},
     )
+    assert seen == [("GET", "/tasks", 403)]
+    # And so is an image or a script the page points at the service. Chromium's opaque
+    # response blocking hides any answer to those from the page (and from Playwright),
+    # so the service's own count of refusals says what it answered
+    refused_before = refused_reads(base)
+    for tag in ("img", "script"):
+        url = f"{base}/tasks?limit=5"
+        with page.expect_event("requestfailed", lambda failed, url=url: failed.url == url):
+            page.evaluate(
+                """([tag, url]) => {
+                    const element = document.createElement(tag);
+                    element.src = url;
+                    document.body.append(element);
+                }""",
+                [tag, url],
+            )
+    # (refused: the service refuses a read without Origin only for its Sec-Fetch-Site)
+    assert refused_reads(base) == refused_before + 2
 
 
 def _serve_for(folder: Path, origin: str, token_line: str) -> Iterator[ServiceProcess]:

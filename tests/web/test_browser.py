@@ -77,6 +77,57 @@ def assert_refused(response: Response, status: int) -> str:
     return orjson.loads(response.body)["error"]
 
 
+FETCHED_BY_ANOTHER_SITE = "requests made by another site's page are not allowed"
+
+
+def no_origin(site: str, mode: str, dest: str, referer: str = EVIL + "/") -> dict[str, str]:
+    """What Chromium sends with a request that carries no Origin (a no-cors GET or a
+    navigation): where it comes from only in the fetch metadata and the Referer."""
+    return {
+        "Referer": referer,
+        "Sec-Fetch-Site": site,
+        "Sec-Fetch-Mode": mode,
+        "Sec-Fetch-Dest": dest,
+    }
+
+
+@pytest.mark.parametrize(
+    ("site", "mode", "dest"),
+    [
+        # evil.example: <img src="http://127.0.0.1:PORT/tasks">
+        ("cross-site", "no-cors", "image"),
+        # evil.example: <script src="http://127.0.0.1:PORT/tasks?limit=1000">
+        ("cross-site", "no-cors", "script"),
+        # evil.example: fetch("http://127.0.0.1:PORT/tasks", {mode: "no-cors"})
+        ("cross-site", "no-cors", "empty"),
+        # evil.example: <iframe src="http://127.0.0.1:PORT/tasks">
+        ("cross-site", "navigate", "iframe"),
+        # http://127.0.0.1:3000 (another port: another application, the same site):
+        # fetch("http://127.0.0.1:PORT/tasks", {mode: "no-cors"})
+        ("same-site", "no-cors", "empty"),
+    ],
+)
+def test_a_read_another_sites_page_makes_without_origin_is_refused(service, site, mode, dest):
+    for method in ("GET", "HEAD"):
+        response = browser(service, method, "/tasks?limit=1000", **no_origin(site, mode, dest))
+        assert response.status == 403, (method, response.status, response.body)
+    error = assert_refused(browser(service, "GET", "/tasks", **no_origin(site, mode, dest)), 403)
+    assert error == FETCHED_BY_ANOTHER_SITE
+
+
+def test_a_link_followed_from_another_site_and_requests_not_from_a_page_are_served(service):
+    # evil.example: <a href="http://127.0.0.1:PORT/tasks">, clicked: a top-level navigation
+    followed = browser(service, "GET", "/tasks", **no_origin("cross-site", "navigate", "document"))
+    assert followed.status == 200, followed.body
+    # Typed into the address bar, or a bookmark
+    typed = browser(service, "GET", "/tasks", **no_origin("none", "navigate", "document", ""))
+    assert typed.status == 200, typed.body
+    # The service's own page (the dashboard), and a client that is not a browser (curl)
+    own = browser(service, "GET", "/tasks", **no_origin("same-origin", "no-cors", "image", ""))
+    assert own.status == 200, own.body
+    assert request(service.base_url, "GET", "/tasks").status == 200
+
+
 def test_a_cross_site_blob_post_is_refused(service):
     # evil.example: fetch("http://127.0.0.1:PORT/tasks", {method: "POST", mode: "no-cors",
     #   body: new Blob(['{"action": "..."}'])})  -- a "simple" request: no preflight

@@ -93,6 +93,27 @@ def test_an_action_nobody_registered_is_one_label(service):
     assert "unregistered" in names and "made-up-1" not in names
 
 
+def test_requests_the_gate_refuses_are_counted(service):
+    before = scrape(service)
+    # A Host the service is not served under (421), and a read another site's page made
+    # without an Origin (403)
+    assert (
+        request(service.base_url, "GET", "/tasks", headers={"Host": "evil.example"}).status == 421
+    )
+    page_read = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}
+    assert request(service.base_url, "GET", "/tasks", headers=page_read).status == 403
+    assert request(service.base_url, "GET", "/nowhere", headers=page_read).status == 403
+    after = scrape(service)
+
+    def grew(**labels):
+        name = "taskqueue_http_requests_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew(method="GET", route="/tasks", code="421") == 1
+    assert grew(method="GET", route="/tasks", code="403") == 1
+    assert grew(method="GET", route="(unmatched)", code="403") == 1
+
+
 def test_a_made_up_method_is_one_label(service):
     # Given: requests with methods nobody serves, each of them different
     for n in range(5):
