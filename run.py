@@ -51,6 +51,7 @@ import actors  # noqa: E402
 import models  # noqa: E402
 import web  # noqa: E402
 from actors import config as queue_defaults  # noqa: E402
+from actors.log import write_directly  # noqa: E402
 from actors.log_writer import LineFormatter, LineWriter  # noqa: E402
 
 ENV_PREFIX = "TASKQUEUE_"
@@ -730,8 +731,9 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     if not root.handlers:  # as logging.basicConfig, but written by a thread of its own
         writer = LineWriter(sys.stderr)
-        writer.setFormatter(LineFormatter("%(asctime)s %(levelname)s %(message)s"))
+        writer.setFormatter(LineFormatter())
         root.addHandler(writer)
+        write_directly(writer)
     root.setLevel(level)
     for handler in root.handlers:
         handler.setLevel(level)

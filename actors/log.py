@@ -5,7 +5,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from .log_writer import LineWriter
+
 logger = logging.getLogger("taskqueue")
+
+
+class _Direct:
+    """The writer event lines go to without a ``LogRecord`` (``write_directly``)."""
+
+    writer: LineWriter | None = None
+
+
+def write_directly(writer: LineWriter | None) -> None:
+    """Send event lines straight to ``writer``, the only handler of the root logger,
+    which the ``taskqueue`` loggers propagate to with no handler or filter of their own
+    (run.py's logging): the line is the same, and a task's two lines cost about half.
+    Made records are what other handlers need; ``None`` goes back to them."""
+    _Direct.writer = writer
 
 
 def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
@@ -19,4 +35,7 @@ def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
         elif isinstance(value, str) and (" " in value or not value):
             value = repr(value)
         parts.append(f"{key}={value}")
-    logger.log(level, " ".join(parts))
+    message = " ".join(parts)
+    writer = _Direct.writer
+    if writer is None or not writer.write(level, message):
+        logger.log(level, message)

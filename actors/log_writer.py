@@ -28,21 +28,36 @@ FLUSH_TIMEOUT_SECONDS = 5.0  # a flush or close waits for a stuck stream this lo
 _STOP = object()
 
 
+LINE_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
 class LineFormatter(logging.Formatter):
     """``logging.Formatter`` with its default time (``2026-11-30 12:03:10,123``), whose
     date and time of day are formatted once a second rather than for every line."""
 
-    def __init__(self, fmt: str) -> None:
+    def __init__(self, fmt: str = LINE_FORMAT) -> None:
         super().__init__(fmt)
         self._second: tuple[int, str] = (-1, "")  # replaced whole: safe across threads
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - the stdlib's name
-        second = int(record.created)
+        return self._time(record.created, record.msecs)
+
+    def _time(self, created: float, msecs: float) -> str:
+        second = int(created)
         cached_second, text = self._second
         if second != cached_second:
-            text = time.strftime(self.default_time_format, self.converter(record.created))
+            text = time.strftime(self.default_time_format, self.converter(created))
             self._second = (second, text)
-        return self.default_msec_format % (text, record.msecs)
+        return self.default_msec_format % (text, msecs)
+
+    def line(self, levelno: int, message: str) -> str | None:
+        """The line ``format`` makes of a record of ``message`` logged now at ``levelno``,
+        made without a record; None if this formatter's format is not ``LINE_FORMAT``."""
+        if self._fmt != LINE_FORMAT:
+            return None
+        created = time.time()
+        msecs = (created - int(created)) * 1000  # as LogRecord computes it
+        return f"{self._time(created, msecs)} {logging.getLevelName(levelno)} {message}"
 
 
 class LineWriter(logging.Handler):
@@ -58,6 +73,19 @@ class LineWriter(logging.Handler):
         if not self.filter(record):
             return False
         self.emit(record)
+        return True
+
+    def write(self, levelno: int, message: str) -> bool:
+        """Queue ``message`` as a line logged at ``levelno``, as ``emit`` would write its
+        record, but without making one (``actors.log.log_event``'s path); False, and
+        nothing queued, if this handler's level or filters or formatter ask for a record."""
+        formatter = self.formatter
+        if self.filters or levelno < self.level or not isinstance(formatter, LineFormatter):
+            return False
+        line = formatter.line(levelno, message)
+        if line is None:
+            return False
+        self._lines.put(line)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:

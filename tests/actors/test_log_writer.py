@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 import pytest
@@ -118,3 +119,69 @@ def test_the_formatter_writes_the_time_as_the_stdlibs_across_seconds():
         record = logging.LogRecord("t", logging.INFO, "", 0, "hello", None, None)
         record.created, record.msecs = created, int(created % 1 * 1000)
         assert ours.format(record) == stdlib.format(record)
+
+
+@pytest.fixture
+def events(monkeypatch):
+    """The ``taskqueue`` logger writing to a ``LineWriter`` of its own (as run.py's root
+    handler), plus a handler that keeps every record made; direct writes undone after."""
+    from actors import log
+
+    stream = Stream()
+    writer = LineWriter(stream)
+    writer.setFormatter(LineFormatter())
+    records: list[logging.LogRecord] = []
+    kept = logging.Handler()
+    kept.emit = records.append
+    monkeypatch.setattr(log.logger, "propagate", False)
+    monkeypatch.setattr(log.logger, "handlers", [writer])
+    level = log.logger.level
+    log.logger.setLevel(logging.INFO)
+    yield log, writer, stream, records, kept
+    log.write_directly(None)
+    writer.close()
+    log.logger.setLevel(level)
+
+
+TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+
+
+def test_an_event_written_directly_is_the_line_its_record_would_make(events):
+    log, writer, stream, records, kept = events
+    # Given: the same event logged through a record, then written directly
+    log.log_event("task completed", task_id="t-1", attempt=1, duration_ms=0.25, error="a b")
+    log.write_directly(writer)
+    log.log_event("task completed", task_id="t-1", attempt=1, duration_ms=0.25, error="a b")
+    writer.flush()
+    # Then: the two lines are the same but for the time, which has the same form
+    through_record, direct = stream.lines()
+    assert re.match(TIME, through_record) and re.match(TIME, direct), (through_record, direct)
+    assert through_record[24:] == direct[24:]
+    assert direct[24:] == "INFO task completed task_id=t-1 attempt=1 duration_ms=0.250 error='a b'"
+
+
+def test_written_directly_an_event_makes_no_record(events):
+    log, writer, stream, records, kept = events
+    log.logger.handlers.append(kept)
+    log.write_directly(writer)
+    log.log_event("processing task", task_id="t-2")
+    writer.flush()
+    assert records == [] and len(stream.lines()) == 1
+
+
+def test_the_writers_level_and_a_formatter_of_another_format_still_apply(events):
+    log, writer, stream, records, kept = events
+    log.write_directly(writer)
+    # A writer that takes warnings only drops an INFO event, direct or not
+    writer.setLevel(logging.WARNING)
+    log.log_event("processing task", task_id="t-3")
+    log.log_event("task failed", logging.WARNING, task_id="t-3")
+    # A formatter of another format gets records, and formats them itself
+    writer.setLevel(logging.INFO)
+    writer.setFormatter(logging.Formatter("%(levelname)s|%(message)s"))
+    log.log_event("task completed", task_id="t-3")
+    writer.flush()
+    lines = stream.lines()
+    assert len(lines) == 2, lines
+    assert re.match(TIME + "WARNING task failed task_id=t-3$", lines[0]), lines[0]
+    assert lines[1] == "INFO|task completed task_id=t-3"
