@@ -56,71 +56,12 @@ _LISTENER = object()
 _WAKE = object()
 
 
-class _Selector:
-    """The selector, shared by the selector thread and the request threads that give
-    connections back (``Gatherer.put``), as cheroot's own connection manager shares it.
-
-    Registering, unregistering and listing take a lock, so that a listing never sees
-    the map change under it; ``select`` does not, and a connection registered while it
-    waits is reported by the next ``select`` (epoll's own lists are thread-safe).
-    """
-
-    def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
-        self._lock = threading.Lock()
-        self.closed = False
-
-    def register(self, fileobj, events: int, data) -> None:
-        with self._lock:
-            self._selector.register(fileobj, events, data)
-
-    def register_unless_closed(self, fileobj, data) -> bool:
-        """From a request thread: False, and nothing registered, once ``close`` has run."""
-        with self._lock:
-            if self.closed:
-                return False
-            self._selector.register(fileobj, selectors.EVENT_READ, data)
-            return True
-
-    def modify(self, fileobj, events: int, data) -> None:
-        with self._lock:
-            self._selector.modify(fileobj, events, data)
-
-    def unregister(self, fileobj) -> None:
-        with self._lock:
-            self._selector.unregister(fileobj)
-
-    def unregister_if_registered(self, fileobj) -> None:
-        with self._lock:
-            if fileobj in self._selector.get_map():
-                self._selector.unregister(fileobj)
-
-    def records(self) -> list[selectors.SelectorKey]:
-        with self._lock:
-            return list(self._selector.get_map().values())
-
-    def select(self, timeout: float) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._selector.select(timeout)
-
-    def close(self) -> list[selectors.SelectorKey]:
-        """Close it, and return what was registered: nothing can register after."""
-        with self._lock:
-            self.closed = True
-            records = list(self._selector.get_map().values())
-            self._selector.close()
-            return records
-
-
 class Gatherer:
     """Cheroot's connection manager, replaced (see the module's docstring).
 
-    Threads: ``run`` is the selector thread. Request threads hand a connection
-    kept alive back through ``put``, which registers it for its next request
-    themselves (no wake-up of the selector thread per request), or, when that
-    request is already in, hands it to a request thread at once. A TLS
-    connection, whose TLS layer may hold bytes the selector cannot see, is
-    queued for the selector thread instead, and so is a refused connection to
-    linger.
+    Threads: ``run`` is the selector thread, the only one that touches the
+    selector; request threads hand connections back through ``put``, which
+    queues them and wakes the selector.
     """
 
     def __init__(self, server: Server, config: WebConfig, max_connections: int) -> None:
@@ -130,7 +71,7 @@ class Gatherer:
         self._per_client_cap = config.max_client_connections
         self._max_connections = max_connections
         self._accept_paused_until = 0.0
-        self._selector = _Selector()
+        self._selector = selectors.DefaultSelector()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
         self._wake_writer.setblocking(False)
@@ -156,11 +97,8 @@ class Gatherer:
 
     def put(self, conn: Connection) -> None:
         """From a request thread, after a response on a connection kept alive."""
-        if isinstance(conn.socket, ssl.SSLSocket):
-            self._returned.append(conn)
-            self._wake()
-            return
-        self._await_next_request(conn)
+        self._returned.append(conn)
+        self._wake()
 
     def linger_later(self, sock: socket.socket, release) -> None:
         """From a request thread: ``sock`` has stopped sending; read it until the client
@@ -187,13 +125,14 @@ class Gatherer:
 
     def close(self) -> None:
         self._closed = True
-        for key in self._selector.close():
+        for key in list(self._selector.get_map().values()):
             if key.data is not _LISTENER and key.data is not _WAKE:
-                self._discard(key.data, registered=False)
+                self._discard(key.data)
         while self._returned:
             self._returned.popleft().close()
         while self._to_linger:
             self._close_lingering(self._to_linger.popleft())
+        self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
 
@@ -353,7 +292,8 @@ class Gatherer:
         return sock.recv(RECV_BYTES, socket.MSG_DONTWAIT)
 
     def _hand_off(self, conn: Connection) -> None:
-        self._selector.unregister_if_registered(conn.socket)
+        if conn.socket in self._selector.get_map():
+            self._selector.unregister(conn.socket)
         conn.rfile.start_request(bytes(conn.pending), conn.deadline)
         conn.pending = bytearray()
         conn.linger_later = self.linger_later
@@ -371,36 +311,29 @@ class Gatherer:
                 self._selector.register(closing.sock, selectors.EVENT_READ, closing)
             except (ValueError, OSError):
                 self._close_lingering(closing)
+        now = time.monotonic()
         while self._returned:
             conn = self._returned.popleft()
-            if self._await_next_request(conn) and conn.socket.pending():
-                self._gather(conn)  # what the TLS layer holds already
-
-    def _await_next_request(self, conn: Connection) -> bool:
-        """A connection back from a request thread: to a request thread again if its
-        next request's head is in already, else into the selector until it comes
-        (True). From the selector thread or, for plain sockets, the request thread."""
-        conn.linger_later = None
-        leftover = conn.rfile.take_unread()
-        conn.pending = bytearray(leftover)
-        now = time.monotonic()
-        if leftover:
-            conn.deadline = now + self._request_timeout
-            if head_complete(conn.pending):
-                self._hand_off(conn)
-                return False
-        else:
-            conn.deadline = now + self._idle_timeout
-        try:
-            registered = self._selector.register_unless_closed(conn.socket, conn)
-        except (ValueError, OSError):  # the socket was closed meanwhile
-            registered = False
-        if not registered:
-            conn.close()
-        return registered
+            conn.linger_later = None
+            leftover = conn.rfile.take_unread()
+            conn.pending = bytearray(leftover)
+            if leftover:
+                conn.deadline = now + self._request_timeout
+                if head_complete(conn.pending):
+                    self._hand_off(conn)
+                    continue
+            else:
+                conn.deadline = now + self._idle_timeout
+            try:
+                self._selector.register(conn.socket, selectors.EVENT_READ, conn)
+            except (ValueError, OSError):  # the socket was closed meanwhile
+                conn.close()
+                continue
+            if isinstance(conn.socket, ssl.SSLSocket) and conn.socket.pending():
+                self._gather(conn)
 
     def _expire(self, now: float) -> None:
-        for key in self._selector.records():
+        for key in list(self._selector.get_map().values()):
             record = key.data
             if record is _LISTENER or record is _WAKE or record.deadline > now:
                 continue
@@ -500,14 +433,13 @@ class Gatherer:
         if closing.release is not None:
             closing.release()
 
-    def _discard(self, record, registered: bool = True) -> None:
+    def _discard(self, record) -> None:
         """Unregister and close a connection, a handshake or a lingering socket."""
         sock = getattr(record, "socket", None) or getattr(record, "tls", None) or record.sock
-        if registered:
-            try:
-                self._selector.unregister(sock)
-            except (KeyError, ValueError):
-                pass
+        try:
+            self._selector.unregister(sock)
+        except (KeyError, ValueError):
+            pass
         if isinstance(record, Connection):
             record.close()
         elif isinstance(record, _Handshake):
@@ -517,7 +449,7 @@ class Gatherer:
             self._close_lingering(record)
 
     def _drop_invalid(self) -> None:
-        for key in self._selector.records():
+        for key in list(self._selector.get_map().values()):
             if key.data is _LISTENER or key.data is _WAKE:
                 continue
             if key.fileobj.fileno() < 0:
