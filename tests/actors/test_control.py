@@ -329,7 +329,10 @@ def test_unknown_actions_run_the_catch_all_or_end_dead(store, caplog):
     service.dispatcher.tell(Wake())
     flush_workers()
     deadline = time.monotonic() + WAIT_SECONDS
-    while status(store, again) != "completed" and time.monotonic() < deadline:
+    # Both: the two run on two workers, and either may be settled first
+    while {status(store, processed), status(store, again)} != {"completed"} and (
+        time.monotonic() < deadline
+    ):
         flush_workers()
     assert orjson.loads(store.get_task(processed)["result"]) == {"output": "processed"}
     # warned once for the name, not once per task
