@@ -100,23 +100,24 @@ def observe_settled(
         action = action_label(registry, task.action)
         finished[(task.queue, action, _outcome(outcome, status))] += 1
         if outcome.started_at is not None and outcome.finished_at is not None:
-            _child(DURATION, task.queue, action).observe(outcome.finished_at - outcome.started_at)
+            labelled(DURATION, task.queue, action).observe(outcome.finished_at - outcome.started_at)
         if outcome.started_at is not None and task.due_at is not None:
-            _child(QUEUE_WAIT, task.queue).observe(max(0.0, outcome.started_at - task.due_at))
+            labelled(QUEUE_WAIT, task.queue).observe(max(0.0, outcome.started_at - task.due_at))
     for (queue, action, result), count in finished.items():
-        _child(FINISHED, queue, action, result).inc(count)
+        labelled(FINISHED, queue, action, result).inc(count)
 
 
-_children: dict[tuple, Any] = {}
+_labelled: dict[tuple, Any] = {}
 
 
-def _child(metric: Any, *labels: str) -> Any:
+def labelled(metric: Any, *labels: str) -> Any:
     """``metric.labels(*labels)``, remembered: the dispatcher's hot path asks for the same
-    few series once per task, and ``labels`` checks and locks at every call."""
+    few series once per task (the HTTP side once per request), and ``labels`` checks and
+    locks at every call. Only for label values from a bounded set."""
     key = (id(metric), *labels)
-    child = _children.get(key)
+    child = _labelled.get(key)
     if child is None:
-        child = _children[key] = metric.labels(*labels)
+        child = _labelled[key] = metric.labels(*labels)
     return child
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import cherrypy
 from prometheus_client import Counter, Histogram
 
-from actors.metrics import COUNTING
+from actors.metrics import COUNTING, labelled
 
 UNMATCHED = "(unmatched)"  # the route label of a request no route matched
 # The method label: a method outside these is counted as "other", so that made-up
@@ -30,12 +29,6 @@ DURATION = Histogram(
 )
 
 
-# The labelled children already made, by (method, route, code): a dict lookup per
-# request instead of prometheus-client's locked ``labels`` (the key space is bounded:
-# known methods, the route patterns, status codes).
-_series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-
-
 def observe(method: str, route: str, started: float, code: str | None = None) -> None:
     """Count the current request, with its status as set (or ``code``)."""
     if not COUNTING.on:
@@ -43,9 +36,6 @@ def observe(method: str, route: str, started: float, code: str | None = None) ->
     if code is None:
         status = cherrypy.serving.response.status
         code = str(status).partition(" ")[0] if status else "200"
-    key = (method if method in METHODS else OTHER_METHOD, route, code)
-    series = _series.get(key)
-    if series is None:
-        series = _series[key] = (REQUESTS.labels(*key), DURATION.labels(route))
-    series[0].inc()
-    series[1].observe(time.perf_counter() - started)
+    method = method if method in METHODS else OTHER_METHOD
+    labelled(REQUESTS, method, route, code).inc()
+    labelled(DURATION, route).observe(time.perf_counter() - started)

@@ -109,15 +109,15 @@ class Router:
         if self._guard is not None:
             answer = self._guard(request, route, methods)
             if answer is not None:
-                request.handler = _Refused(
+                request.handler = _Counted(
                     answer, http_metrics.UNMATCHED if route is None else route.path
                 )
                 return
         if methods is None:
-            request.handler = _not_found
+            request.handler = _Counted(_not_found, http_metrics.UNMATCHED)
             return
         if route is None:
-            request.handler = _MethodNotAllowed(methods)
+            request.handler = _Counted(_MethodNotAllowed(methods), http_metrics.UNMATCHED)
             return
         request.route = route
         request.handler = _Call(route, params)
@@ -186,8 +186,9 @@ class _Call:
         return self._route.handler(query, **self._params)
 
 
-class _Refused:
-    """The guard's answer instead of the route's, counted like any other answer."""
+class _Counted:
+    """An answer other than the route's own (the guard's refusal, 404, 405), counted like
+    any other answer under ``route``."""
 
     __slots__ = ("_answer", "_route")
 
@@ -209,15 +210,9 @@ class _MethodNotAllowed:
         self._allow = ", ".join(sorted(methods))
 
     def __call__(self) -> bytes:
-        started = time.perf_counter()
         cherrypy.serving.response.headers["Allow"] = self._allow
-        body = json_error(405, "method not allowed")
-        http_metrics.observe(cherrypy.serving.request.method, http_metrics.UNMATCHED, started)
-        return body
+        return json_error(405, "method not allowed")
 
 
 def _not_found() -> bytes:
-    started = time.perf_counter()
-    body = json_error(404, "not found")
-    http_metrics.observe(cherrypy.serving.request.method, http_metrics.UNMATCHED, started)
-    return body
+    return json_error(404, "not found")
