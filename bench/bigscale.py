@@ -39,6 +39,7 @@ DRAIN_WINDOW_SECONDS = 10.0
 DRAIN_POLL_SECONDS = 0.1
 DRAIN_RATIO_TARGET = 0.8  # the drain on the large table within 20 % of the empty one's
 GET_P99_TARGET_MS = 20.0
+METRICS_P99_TARGET_MS = 100.0  # the issue asks a /metrics scrape to take at most 100 ms
 LIST_LIMIT_MAX = 1000  # web.validation.MAX_LIST_LIMIT
 STATUSES = ("scheduled", "queued", "running", "completed", "retrying", "dead", "canceled")
 MB = 1024 * 1024
@@ -172,7 +173,7 @@ def _rows(results: dict[str, dict[str, float]]) -> list[list[str]]:
     ]
     for key, path in _urls().items():
         lines.append((f"big_{key}_p99_ms", f"GET {path}, p99", "ms", 2, "≤", GET_P99_TARGET_MS))
-    lines.append(("big_metrics_p99_ms", "GET /metrics, p99", "ms", 2, "", None))
+    lines.append(("big_metrics_p99_ms", "GET /metrics, p99", "ms", 2, "≤", METRICS_P99_TARGET_MS))
     rows = [header]
     for key, label, unit, digits, sign, target in lines:
         values = [results[db].get(key) for db in dbs]
