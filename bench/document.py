@@ -181,7 +181,13 @@ started at t was committed between the previous query and t, so the error
 is about 1 ms. A completion cannot be seen before the sender has the 202
 that names its id, so each latency is at least that POST's latency. Three
 warm-up tasks run to completion first. Tasks not seen completed within
-{30:g} s of the last POST count as lost.
+{30:g} s of the last POST count as lost. For ours, `*_step_*` (in "Every
+number") split each latency by the task's own history (`task_events`) and
+the millisecond in its UUIDv7 id: *accept* (POST due → id made: connection,
+HTTP, handler), *claim* (→ claimed: the intake's commit, or a dispatcher's
+claim), *start* (→ started: that commit, then the hand-over to a worker),
+*run* (→ completed), *settle* (→ seen committed: the dispatcher's commit and
+the watcher's look); *accept* and *claim* are good to about 1 ms.
 
 **5. Scale (ours only).** The service's peak resident memory is the kernel's
 high-water mark (`VmHWM` in `/proc/PID/status`) over the process's whole

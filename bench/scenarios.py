@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import clients, pg, physical, wrk
+from bench import clients, pg, physical, steps, wrk
 from bench.cpu import CpuMeter, per_task_metrics
 from bench.observe import ID_POLL_SECONDS, CountWatcher, IdWatcher
 from bench.profiler import Profiler
@@ -398,6 +398,10 @@ def e2e(ctx: Context, stack_cls: type[Stack], nodes: int = 1) -> dict[str, float
     finally:
         stack.stop()
     latencies = sorted(x * 1000 for x in watcher.done.values())
+    split = {}
+    if isinstance(stack, OursStack):  # where the time went, from the tasks' own history
+        due = {task_id: watcher.seen_at[task_id] - lag for task_id, lag in watcher.done.items()}
+        split = steps.split(stack.completion_db, due, watcher.seen_at, prefix)
     return {
         f"{prefix}_p50_ms": percentile(latencies, 50),
         f"{prefix}_p99_ms": percentile(latencies, 99),
@@ -408,6 +412,7 @@ def e2e(ctx: Context, stack_cls: type[Stack], nodes: int = 1) -> dict[str, float
         f"{prefix}_errors": sent["errors"],
         f"{prefix}_post_p99_ms": percentile(sent["post_ms"], 99),
         f"{prefix}_send_lag_p99_ms": percentile(sent["lag_ms"], 99),
+        **split,
     }
 
 
