@@ -3,9 +3,10 @@
 WAL mode with ``synchronous=FULL``: a commit is on disk when it returns, so
 it survives both kill -9 and power loss. Writers of this process take turns
 on a Python lock before SQLite's own; other processes sharing the file meet
-the busy timeout. The claim is forced onto the partial due-index. There is
-no wake-up across processes: other processes on the same file find new
-work by polling. The leader lease is a row.
+the busy timeout, trying for the write lock again within a millisecond or
+two (``sqlite_lock_wait``). The claim is forced onto the partial due-index.
+There is no wake-up across processes: other processes on the same file find
+new work by polling. The leader lease is a row.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from peewee import Database, PeeweeException, SqliteDatabase
+from peewee import Database, PeeweeException
 
 from .sqlite_files import DatabaseFiles
+from .sqlite_lock_wait import ShortWaitSqliteDatabase
 from .statuses import CLAIMABLE, Status, sql_list
 from .store import ClaimRequest, Store
 from .task import ClaimedTask
@@ -41,9 +43,9 @@ def open_sqlite(url: str, busy_timeout_seconds: float = SQLITE_BUSY_TIMEOUT_SECO
     folder = os.path.dirname(path)
     if folder:
         os.makedirs(folder, exist_ok=True)
-    db = SqliteDatabase(
+    db = ShortWaitSqliteDatabase(
         path,
-        timeout=busy_timeout_seconds,
+        busy_timeout_seconds,
         returning_clause=True,
         pragmas={
             "journal_mode": "wal",
