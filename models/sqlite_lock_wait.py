@@ -17,7 +17,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from peewee import OperationalError, SqliteDatabase
+import peewee
+from peewee import SqliteDatabase
 
 FIRST_PAUSE_SECONDS = 0.0002
 MAX_PAUSE_SECONDS = 0.002
@@ -36,11 +37,14 @@ class ShortWaitSqliteDatabase(SqliteDatabase):
             return
         conn = self.connection()
         milliseconds = int(self._busy_timeout_seconds * 1000)
-        conn.execute("PRAGMA busy_timeout = 0")  # each try answers at once
         try:
-            self._begin_immediate(conn)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {milliseconds}")
+            conn.execute("PRAGMA busy_timeout = 0")  # each try answers at once
+            try:
+                self._begin_immediate(conn)
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {milliseconds}")
+        except sqlite3.Error as exc:  # as Peewee's own ``begin`` raises it
+            raise getattr(peewee, type(exc).__name__, peewee.DatabaseError)(exc, *exc.args) from exc
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         deadline = None
@@ -51,10 +55,10 @@ class ShortWaitSqliteDatabase(SqliteDatabase):
                 return
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    raise OperationalError(exc, *exc.args) from exc
+                    raise
                 now = time.monotonic()
                 deadline = deadline or now + self._busy_timeout_seconds
                 if now >= deadline:
-                    raise OperationalError(exc, *exc.args) from exc
+                    raise
             time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_SECONDS)
