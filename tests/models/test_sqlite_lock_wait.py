@@ -57,32 +57,41 @@ def _holder(path) -> sqlite3.Connection:
     return other
 
 
-def test_a_writer_waits_for_another_process_lock_and_then_commits(db_file, pauses):
-    # Given: another process holds the write lock, and the store starts a write
+def _with_the_lock_held_until_tried(db_file, pauses, work) -> list[BaseException]:
+    """Runs ``work`` in a thread while another process holds the write lock, which that
+    process lets go (commits) once ``work`` has found it taken; returns what it raised."""
     other = _holder(db_file)
-    store = models.open_store(f"sqlite:///{db_file}")
-    row = models.new_task("job", {})
     errors: list[BaseException] = []
 
-    def enqueue() -> None:
+    def run() -> None:
         try:
-            store.enqueue([row])
+            work()
         except BaseException as exc:  # noqa: BLE001 - the test reports it
             errors.append(exc)
 
-    writer = threading.Thread(target=enqueue)
-    writer.start()
+    thread = threading.Thread(target=run)
+    thread.start()
     try:
-        # When: the store has found the lock taken, and the other process then commits
         assert pauses.first.wait(10), "the writer never found the lock taken"
         other.execute("COMMIT")
-        writer.join(10)
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        other.close()
+    return errors
+
+
+def test_a_writer_waits_for_another_process_lock_and_then_commits(db_file, pauses):
+    # Given: another process holds the write lock
+    store = models.open_store(f"sqlite:///{db_file}")
+    row = models.new_task("job", {})
+    try:
+        # When: the store writes, and the other process commits once the store tried
+        errors = _with_the_lock_held_until_tried(db_file, pauses, lambda: store.enqueue([row]))
         # Then: the write went through as soon as the lock was free, and is stored
-        assert not writer.is_alive()
         assert errors == []
         assert store.get_task(row["id"])["status"] == "queued"
     finally:
-        other.close()
         store.close()
 
 
@@ -107,8 +116,7 @@ def test_a_writer_gives_up_after_the_busy_timeout_with_the_database_error(db_fil
 
 
 def test_after_a_wait_other_statements_keep_the_busy_timeout(db_file, pauses):
-    # Given: a write that had to wait for the lock
-    other = _holder(db_file)
+    # Given: a write that had to wait for another process's lock
     store = models.open_store(f"sqlite:///{db_file}", busy_timeout_seconds=3.0)
     read_back: list[int] = []
 
@@ -117,14 +125,10 @@ def test_after_a_wait_other_statements_keep_the_busy_timeout(db_file, pauses):
         # When: its connection's busy timeout is read back (connections are per thread)
         read_back.append(store.db.execute_sql("PRAGMA busy_timeout").fetchone()[0])
 
-    writer = threading.Thread(target=write_then_read)
-    writer.start()
     try:
-        assert pauses.first.wait(10)
-        other.execute("COMMIT")
-        writer.join(10)
+        errors = _with_the_lock_held_until_tried(db_file, pauses, write_then_read)
         # Then: it is the store's own again, not the zero used for each try
+        assert errors == []
         assert read_back == [3000]
     finally:
-        other.close()
         store.close()
