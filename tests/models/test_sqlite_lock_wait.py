@@ -27,9 +27,10 @@ class _Pauses:
         self.first = threading.Event()
 
     def sleep(self, seconds: float) -> None:
+        """Records the pause without taking it: the writer tries again at once, and the
+        test waits on ``first``, not on time passing."""
         self.seconds.append(seconds)
         self.first.set()
-        time.sleep(seconds)  # the real pause: the writer must not spin
 
     monotonic = staticmethod(time.monotonic)
 
