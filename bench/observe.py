@@ -51,6 +51,15 @@ class Reader:
                 return cur.fetchall()
         return self._conn.execute(sql, params).fetchall()
 
+    def rows_of(self, sql: str, ids: list) -> list[tuple]:
+        """``sql``'s rows for ``ids``, in chunks of ``IN_CHUNK``: its ``{marks}`` stands for
+        the placeholders of one chunk."""
+        found: list[tuple] = []
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            found += self.rows(sql.format(marks=", ".join([self.mark] * len(chunk))), chunk)
+        return found
+
     def scalar(self, sql: str, params: tuple | list = ()):
         return self.rows(sql, params)[0][0]
 
@@ -190,16 +199,12 @@ class IdWatcher:
         if not self._conn.changed() and not force:
             return
         started = time.monotonic()
-        ids = list(self.pending)
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            sql = self._sql.format(marks=", ".join([self._conn.mark] * len(chunk)))
-            for task_id, *rest in self._conn.rows(sql, chunk):
-                task_id = str(task_id)
-                self.done[task_id] = started - self.pending.pop(task_id)
-                self.seen_at[task_id] = started
-                if rest:
-                    self.rows[task_id] = tuple(rest)
+        for task_id, *rest in self._conn.rows_of(self._sql, list(self.pending)):
+            task_id = str(task_id)
+            self.done[task_id] = started - self.pending.pop(task_id)
+            self.seen_at[task_id] = started
+            if rest:
+                self.rows[task_id] = tuple(rest)
 
     def close(self) -> None:
         self._conn.close()

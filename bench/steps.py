@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 import time
 
-from bench.observe import IN_CHUNK, Reader, Target
+from bench.observe import Reader, Target
 from bench.stats import percentile
 from models.ids import created_at_of
 
@@ -39,12 +39,8 @@ def split(where: Target, due: dict[str, float], seen: dict[str, float], prefix: 
     events: dict[str, dict[str, float]] = collections.defaultdict(dict)
     reader = Reader(where)
     try:
-        ids = list(seen)
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            sql = EVENTS_SQL.format(marks=", ".join([reader.mark] * len(chunk)))
-            for task_id, kind, at in reader.rows(sql, chunk):
-                events[str(task_id)].setdefault(kind, at)  # the first attempt's
+        for task_id, kind, at in reader.rows_of(EVENTS_SQL, list(seen)):
+            events[str(task_id)].setdefault(kind, at)  # the first attempt's
     finally:
         reader.close()
     steps: dict[str, list[float]] = {step: [] for step in STEPS}
