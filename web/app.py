@@ -73,23 +73,12 @@ def build_app(
         )
     elif not config.insecure_no_auth:
         logger.info("access without tokens: loopback clients only")
+    # The whole of a request's config (see ``Router``): CherryPy applies each entry to
+    # every request, one by one, and turns on the tools its global defaults name. The
+    # request's other settings are ``_JsonErrorsRequest``'s class attributes; only
+    # ``error_response`` must be config, since ``Request.run`` resets it.
     app_config = {
-        "/": {
-            "request.dispatch": router,
-            "error_page.default": json_error_page,
-            "request.error_response": json_unexpected_error,
-            "request.show_tracebacks": False,
-            "request.show_mismatched_params": False,
-            # Handlers read the raw body themselves, with a size limit.
-            "request.process_request_body": False,
-            # The router decodes the query string as UTF-8 and answers a bad one
-            # with 400; CherryPy's own parse must then never fail (Latin-1 cannot).
-            "request.query_string_encoding": "latin-1",
-            # Handlers return encoded JSON bytes and the router ignores a
-            # trailing slash: two tools that would otherwise run on every request.
-            "tools.encode.on": False,
-            "tools.trailing_slash.on": False,
-        },
+        "/": {"request.dispatch": router, "request.error_response": json_unexpected_error}
     }
     app = cherrypy.Application(None, "", app_config)
     app.request_class = _JsonErrorsRequest
@@ -103,12 +92,23 @@ def _alive_always(config: WebConfig) -> Liveness:
 
 
 class _JsonErrorsRequest(_cprequest.Request):
-    """CherryPy's request, whose errors are JSON without a traceback even before the
-    app's config applies to it: CherryPy refuses an HTTP/1.1 request without ``Host``
-    while it reads the headers, and answered that with its HTML page and a traceback."""
+    """CherryPy's request with the app's settings as class attributes, so that they hold
+    before any config applies (CherryPy refuses an HTTP/1.1 request without ``Host``
+    while it reads the headers, and answered that with its HTML page and a
+    traceback) and cost nothing per request:
+
+    - errors CherryPy raises itself (``error_page``) are JSON, without a traceback
+      (a bug's 500 is the app config's ``request.error_response``);
+    - handlers read the raw body themselves, with a size limit;
+    - the router decodes the query string as UTF-8 and answers a bad one with 400;
+      CherryPy's own parse must then never fail, and Latin-1 cannot.
+    """
 
     error_page = {"default": json_error_page}
     show_tracebacks = False
+    show_mismatched_params = False
+    process_request_body = False
+    query_string_encoding = "latin-1"
 
 
 class _NoAccessLog(_cplogging.LogManager):

@@ -93,9 +93,16 @@ class Router:
                 methods.setdefault("HEAD", route)
 
     def __call__(self, path_info: str) -> None:
-        """CherryPy's dispatch hook: set the request's handler and config."""
+        """CherryPy's dispatch hook: set the request's handler and config.
+
+        The config is the app's own, without CherryPy's global one: that holds
+        the server's settings and turns on tools (encode, trailing_slash,
+        log_tracebacks) this app does without; handlers return encoded JSON,
+        a trailing slash is ignored here, and a bug's 500 logs its traceback
+        once, in ``errors.json_unexpected_error``.
+        """
         request = cherrypy.serving.request
-        request.config = {**cherrypy.config, **request.app.config.get("/", {})}
+        request.config = request.app.config.get("/", {})
         segments = _segments(path_info)
         params: dict[str, str] = {}
         methods = self._literal.get(segments)
