@@ -57,8 +57,10 @@ def parse_json(body: bytes) -> Any:
     # orjson keeps the last of repeated keys and turns integers past 64 bits
     # into floats, silently changing what was sent. The standard parser,
     # run second, reports each object's pairs and each integer as written.
+    # orjson took the body, so it is UTF-8 without a byte order mark.
+    decoder = _CHECK_EVERYTHING if _LONG_DIGITS.search(body) else _CHECK_KEYS
     try:
-        json.loads(body, object_pairs_hook=_refuse_repeated_keys, parse_int=_int_within_64_bits)
+        decoder.decode(body.decode())
     except RecursionError as exc:  # deeper than the standard parser goes
         raise InvalidInput("invalid JSON: nested too deeply") from exc
     return parsed
@@ -74,11 +76,21 @@ def _int_within_64_bits(text: str) -> int:
 
 
 def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
+    made = dict(pairs)
+    if len(made) != len(pairs):
+        keys = [key for key, _ in pairs]
         repeated = next(key for key in keys if keys.count(key) > 1)
         raise InvalidInput(f"invalid JSON: key {repeated!r} appears more than once")
-    return dict(pairs)
+    return made
+
+
+# An integer of 18 digits or fewer is within 64 bits: only a body with a longer run of
+# digits (in a number, or anywhere) needs each integer checked, which costs a call each.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+_CHECK_KEYS = json.JSONDecoder(object_pairs_hook=_refuse_repeated_keys)
+_CHECK_EVERYTHING = json.JSONDecoder(
+    object_pairs_hook=_refuse_repeated_keys, parse_int=_int_within_64_bits
+)
 
 
 @dataclass(frozen=True)
